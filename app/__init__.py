@@ -1,0 +1,30 @@
+"""The samsyn web application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app import imaging
+from app.api import images, pages, tiles
+from app.config import load_config
+from app.errors import register_error_handlers
+from app.extensions import db, socketio
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build an application: configuration, extensions, blueprints, error handlers."""
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config.update(load_config(config))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    db.init_app(app)
+    imaging.init_app(app)
+    socketio.init_app(app, message_queue=app.config["MESSAGE_QUEUE"], async_mode="threading")
+    for blueprint in (images.bp, tiles.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,39 @@
+"""Configuration: defaults first, then the SAMSYN_* environment, then an explicit mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings of one application instance."""
+    data_dir = Path(os.environ.get("SAMSYN_DATA_DIR", "./var")).resolve()
+    config: dict[str, Any] = {
+        "DATA_DIR": data_dir,
+        "DATABASE_URL": os.environ.get("SAMSYN_DATABASE_URL", f"sqlite:///{data_dir / 'samsyn.db'}"),
+        "MESSAGE_QUEUE": os.environ.get("SAMSYN_MESSAGE_QUEUE") or None,
+        "SOURCE_CACHE_SIZE": int(os.environ.get("SAMSYN_SOURCE_CACHE_SIZE", "16")),
+        "TILE_CACHE_BYTES": int(os.environ.get("SAMSYN_TILE_CACHE_MB", "256")) * 1024 * 1024,
+        "TILE_MAX_AGE": 3600,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    }
+    config.update(overrides or {})
+    config["DATA_DIR"] = Path(config["DATA_DIR"])
+    config.setdefault("SECRET_KEY", os.environ.get("SAMSYN_SECRET_KEY") or _stored_secret(config["DATA_DIR"]))
+    return config
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """A secret key generated once and kept in the data directory, readable by its owner only."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key)
+    return key

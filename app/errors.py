@@ -1,0 +1,37 @@
+"""Every error leaves the server as the contract's JSON shape, never as a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from samsyn.errors import SamsynError
+
+log = logging.getLogger("samsyn")
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    """`{"error": code, "message": message}` with the given status."""
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map samsyn's exception hierarchy and Werkzeug's HTTP errors to JSON responses."""
+
+    @app.errorhandler(SamsynError)
+    def samsyn_error(error: SamsynError) -> Response:
+        return error_response(error.status, error.code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_response(error.code or 500, code, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "internal", "the server could not complete this request")

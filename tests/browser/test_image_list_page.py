@@ -1,0 +1,44 @@
+"""The image list a pathologist starts from: every visible slide, with a way into the viewer."""
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_list_shows_the_demo_slide_with_thumbnail_and_link(
+    page: Any, demo_images: dict[str, str]
+) -> None:
+    slide_id = demo_images["slide"]
+    image = page.request.get(f"/api/images/{slide_id}").json()
+
+    page.goto("/")
+    card = page.locator(f'[data-testid=image-card][data-image-id="{slide_id}"]')
+    card.wait_for(timeout=15_000)
+
+    assert image["name"] in card.inner_text()
+    assert card.locator(".image-name a").get_attribute("href") == f"/viewer/{slide_id}"
+    thumbnail = card.locator("img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    width = f"{image['width']:,}".replace(",", "\u202f")
+    assert f"{width} ×" in card.inner_text()
+
+
+def test_list_names_every_image_the_api_returns(page: Any) -> None:
+    images = page.request.get("/api/images").json()
+
+    page.goto("/")
+    page.wait_for_function("document.querySelector('#status').textContent.match(/image/)")
+
+    assert page.locator("[data-testid=image-card]").count() == len(images)
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+
+
+def test_clicking_a_slide_opens_the_viewer(page: Any, demo_images: dict[str, str]) -> None:
+    slide_id = demo_images["slide"]
+    page.goto("/")
+    page.locator(f'[data-image-id="{slide_id}"] .open-link').click()
+
+    page.wait_for_url(f"**/viewer/{slide_id}")
+    page.wait_for_function("window.samsyn !== undefined")

@@ -1,0 +1,101 @@
+"""Tiles as bytes: Deep Zoom and IIIF requests answered from stored tiles, the cache, or a render.
+
+This is where a request for a picture becomes bytes and an entity tag. Stored JPEG tiles
+that match a request exactly are passed through; everything else is rendered from the
+nearest finer stored level and kept in a bounded cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from tiles import iiif
+from tiles.cache import EncodedTile, SourceCache, TileCache
+from tiles.deepzoom import DeepZoom, deep_zoom_for
+from tiles.render import Encoding, encode, orient, region_at_size, thumbnail
+from tiles.sources.base import Source
+
+Opener = Callable[[], Source]
+DZI_FORMATS = {"jpeg": "jpg", "jpg": "jpg", "png": "png"}
+
+
+class TileService:
+    """Answers tile and picture requests for images known by an opaque id."""
+
+    def __init__(self, sources: SourceCache[str] | None = None, tiles: TileCache | None = None) -> None:
+        self.sources: SourceCache[str] = sources or SourceCache()
+        self.tiles = tiles or TileCache()
+
+    def source(self, image_id: str, opener: Opener) -> Source:
+        """The open source of an image, opened by `opener` on first use."""
+        return self.sources.get(image_id, opener)
+
+    def deep_zoom(self, image_id: str, opener: Opener) -> DeepZoom:
+        return deep_zoom_for(self.source(image_id, opener).info)
+
+    def dzi_tile(self, image_id: str, opener: Opener, level: int, col: int, row: int, fmt: str) -> EncodedTile:
+        """One Deep Zoom tile: stored bytes when they match exactly, else rendered and cached."""
+        source = self.source(image_id, opener)
+        zoom = deep_zoom_for(source.info)
+        rect, width, height = zoom.tile(level, col, row)
+        key = f"{image_id}/{source.fingerprint}/dzi/{level}/{col}_{row}.{fmt}"
+        stored = zoom.stored(source.info, level, col, row) if fmt in ("jpeg", "jpg") else None
+        if stored is not None:
+            data = source.stored_tile(stored.level, stored.col, stored.row)
+            if data is not None:
+                return EncodedTile(data, "image/jpeg", _etag(key))
+        encoding = Encoding(DZI_FORMATS[fmt], 80)
+        return self._rendered(key, lambda: region_at_size(source, rect, width, height), encoding)
+
+    def iiif_info(self, image_id: str, opener: Opener, service_id: str) -> dict[str, object]:
+        return iiif.info_json(self.source(image_id, opener).info, service_id)
+
+    def iiif_image(
+        self, image_id: str, opener: Opener, region: str, size: str, rotation: str, quality: str, fmt: str
+    ) -> EncodedTile:
+        """An IIIF Image API 3.0 image request."""
+        source = self.source(image_id, opener)
+        request = iiif.parse(source.info, region, size, rotation, quality, fmt)
+        key = f"{image_id}/{source.fingerprint}/iiif/{request}"
+        stored = iiif.stored_tile_for(source.info, request)
+        if stored is not None:
+            data = source.stored_tile(*stored)
+            if data is not None:
+                return EncodedTile(data, "image/jpeg", _etag(key))
+
+        def pixels() -> np.ndarray:
+            picture = region_at_size(source, request.region, request.width, request.height)
+            return orient(picture, request.rotation, request.mirror)
+
+        return self._rendered(key, pixels, request.encoding)
+
+    def associated(self, image_id: str, opener: Opener, name: str, fmt: str) -> EncodedTile:
+        """Thumbnail, label or macro picture; a thumbnail is made when the file has none."""
+        source = self.source(image_id, opener)
+        key = f"{image_id}/{source.fingerprint}/associated/{name}.{fmt}"
+
+        def pixels() -> np.ndarray:
+            if name == "thumbnail" and name not in source.info.associated:
+                return np.asarray(thumbnail(source))
+            picture = source.associated_image(name)
+            picture.thumbnail((2048, 2048), Image.Resampling.LANCZOS)
+            return np.asarray(picture)
+
+        return self._rendered(key, pixels, Encoding("png" if fmt == "png" else "jpg", 90))
+
+    def _rendered(self, key: str, pixels: Callable[[], np.ndarray], encoding: Encoding) -> EncodedTile:
+        cached = self.tiles.get(key)
+        if cached is not None:
+            return cached
+        tile = EncodedTile(encode(pixels(), encoding), encoding.media_type, _etag(key))
+        self.tiles.put(key, tile)
+        return tile
+
+
+def _etag(key: str) -> str:
+    """A strong entity tag: the key holds the image id, the file's fingerprint and the request."""
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()

@@ -1,0 +1,158 @@
+"""DICOM whole-slide images read with wsidicom: all instances of one series together.
+
+Brightfield pyramids serve their stored JPEG frames unchanged. Fluorescence slides store
+one frame per tile per optical path (channel); those are composed into one RGB picture
+on black, each channel in its own colour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from wsidicom import WsiDicom
+
+from samsyn.errors import NotFound, Unreadable
+from tiles.passthrough import servable_jpeg
+from tiles.pyramid import Level, Rect
+from tiles.sources.base import BLACK, WHITE, SlideInfo, Source, as_rgb8, paste
+
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+CHANNEL_COLOURS = (
+    (0.0, 0.35, 1.0),  # blue, where nuclear stains (DAPI) usually sit
+    (0.0, 1.0, 0.0),
+    (1.0, 0.0, 0.0),
+    (1.0, 0.0, 1.0),
+    (0.0, 1.0, 1.0),
+    (1.0, 1.0, 0.0),
+)
+
+
+class DicomWsiSource(Source):
+    """A DICOM WSI series: one or more instances forming one pyramid."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(paths)
+        try:
+            self._slide = WsiDicom.open(paths if len(paths) > 1 else paths[0])
+            self._wsi_levels = list(self._slide.levels)
+        except Exception as error:
+            raise Unreadable(f"not a readable DICOM whole-slide image: {error}") from error
+        if not self._wsi_levels:
+            raise Unreadable("the DICOM series holds no pyramid levels")
+        base = self._wsi_levels[0]
+        self._paths = [str(path) for path in base.optical_paths]
+        self._monochrome = base.default_instance.image_data.photometric_interpretation.startswith(
+            "MONOCHROME"
+        )
+        self._fluorescence = self._monochrome and len(self._paths) > 1
+        self.info = self._describe()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        slide = getattr(self, "_slide", None)
+        if slide is not None:
+            slide.close()
+            self._slide = None
+
+    def _describe(self) -> SlideInfo:
+        base = self._wsi_levels[0].size
+        levels = tuple(
+            Level(
+                level.size.width,
+                level.size.height,
+                (base.width / level.size.width + base.height / level.size.height) / 2,
+                level.tile_size.width,
+                level.tile_size.height,
+            )
+            for level in self._wsi_levels
+        )
+        mpp = self._wsi_levels[0].mpp
+        associated = ("label",) if self._slide.labels else ()
+        if self._slide.overviews:
+            associated = (*associated, "macro")
+        return SlideInfo(
+            format="dicom-wsi",
+            vendor=_manufacturer(self._slide),
+            reader="wsidicom",
+            levels=levels,
+            mpp=(float(mpp.width), float(mpp.height)) if mpp else None,
+            associated=associated,
+            background=BLACK if self._fluorescence else WHITE,
+            properties={"channels": str(len(self._paths))},
+        )
+
+    def read_region(self, level: int, rect: Rect) -> np.ndarray:
+        stored = self.info.levels[level]
+        inside = rect.clipped(stored.width, stored.height)
+        canvas = self.blank(rect)
+        if inside.width == 0 or inside.height == 0:
+            return canvas
+        pixels = self._read_channels(level, inside)
+        paste(canvas, pixels, inside.x - rect.x, inside.y - rect.y)
+        return canvas
+
+    def _read_channels(self, level: int, rect: Rect) -> np.ndarray:
+        number = self._wsi_levels[level].level
+        try:
+            if not self._fluorescence:
+                region = self._slide.read_region((rect.x, rect.y), number, (rect.width, rect.height))
+                return as_rgb8(np.asarray(region))
+            planes = [
+                np.asarray(
+                    self._slide.read_region(
+                        (rect.x, rect.y), number, (rect.width, rect.height), path=path
+                    )
+                )
+                for path in self._paths
+            ]
+        except Exception as error:
+            raise Unreadable(f"this region cannot be decoded: {error}") from error
+        return compose_channels(planes)
+
+    def stored_tile(self, level: int, col: int, row: int) -> bytes | None:
+        if self._fluorescence:
+            return None
+        wsi_level = self._wsi_levels[level]
+        if wsi_level.default_instance.image_data.transfer_syntax != JPEG_BASELINE:
+            return None
+        tile_w, tile_h = wsi_level.tile_size.width, wsi_level.tile_size.height
+        if (col + 1) * tile_w > wsi_level.size.width or (row + 1) * tile_h > wsi_level.size.height:
+            return None
+        try:
+            data = self._slide.read_encoded_tile(
+                wsi_level.level, (col, row), crop_to_image_boundary=False
+            )
+        except Exception as error:
+            raise Unreadable(f"this tile cannot be read: {error}") from error
+        photometric = wsi_level.default_instance.image_data.photometric_interpretation
+        return servable_jpeg(data, None, rgb=photometric == "RGB")
+
+    def associated_image(self, name: str) -> Image.Image:
+        try:
+            if name == "label" and self._slide.labels:
+                return self._slide.read_label().convert("RGB")
+            if name == "macro" and self._slide.overviews:
+                return self._slide.read_overview().convert("RGB")
+        except Exception as error:
+            raise Unreadable(f"the {name} image cannot be decoded: {error}") from error
+        raise NotFound(f"this slide has no {name} image")
+
+
+def compose_channels(planes: list[np.ndarray]) -> np.ndarray:
+    """Grey channel planes added up in their display colours, clipped to 8 bits."""
+    total = np.zeros((*planes[0].shape[:2], 3), dtype=np.float32)
+    for index, plane in enumerate(planes):
+        grey = as_rgb8(plane)[:, :, 0].astype(np.float32)
+        colour = np.asarray(CHANNEL_COLOURS[index % len(CHANNEL_COLOURS)], dtype=np.float32)
+        total += grey[:, :, None] * colour
+    return np.clip(total, 0, 255).astype(np.uint8)
+
+
+def _manufacturer(slide: WsiDicom) -> str:
+    try:
+        name = slide.metadata.equipment.manufacturer
+    except AttributeError:
+        name = None
+    return str(name).strip().lower() if name else "dicom"

@@ -1,0 +1,65 @@
+"""Plain photographs (JPEG, PNG): gross specimens, macroscopic pictures, screenshots.
+
+The image is decoded once and a pyramid of halvings is kept in memory, so a photograph
+zooms like a slide.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from samsyn.errors import TooLarge, Unreadable
+from tiles.pyramid import Level, Rect
+from tiles.sources.base import SlideInfo, Source, as_rgb8, paste
+
+MAX_PIXELS = 20000 * 20000
+TILE = 256
+
+
+class PhotoSource(Source):
+    """A JPEG or PNG held in memory as a small pyramid."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__([path])
+        self._pyramid = _decode_pyramid(path)
+        levels = tuple(
+            Level(
+                pixels.shape[1],
+                pixels.shape[0],
+                self._pyramid[0].shape[1] / pixels.shape[1],
+                TILE,
+                TILE,
+            )
+            for pixels in self._pyramid
+        )
+        self.info = SlideInfo(format=_format_of(path), vendor="photo", reader="pillow", levels=levels)
+
+    def read_region(self, level: int, rect: Rect) -> np.ndarray:
+        canvas = self.blank(rect)
+        paste(canvas, self._pyramid[level], -rect.x, -rect.y)
+        return canvas
+
+
+def _decode_pyramid(path: str) -> list[np.ndarray]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise TooLarge(f"a photograph of {image.width} x {image.height} is too large")
+                pixels = as_rgb8(np.asarray(image.convert("RGB")))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:
+        raise Unreadable(f"not a readable photograph: {error}") from error
+    pyramid = [pixels]
+    while max(pyramid[-1].shape[:2]) > TILE:
+        smaller = Image.fromarray(pyramid[-1]).reduce(2)
+        pyramid.append(np.asarray(smaller))
+    return pyramid
+
+
+def _format_of(path: str) -> str:
+    with open(path, "rb") as handle:
+        return "png" if handle.read(4) == b"\x89PNG" else "jpeg"
