@@ -1,0 +1,121 @@
+"""Fixtures shared by the whole suite: synthetic slides, an application, a live server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.importer import import_paths
+from app.migrate import upgrade
+from tiles.synthetic import tissue, write_pyramid
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sample_data_dir() -> Path:
+    """The shared folder of real sample files (SAMSYN_SAMPLE_DATA overrides ../shared/data)."""
+    return Path(os.environ.get("SAMSYN_SAMPLE_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    folder = sample_data_dir()
+    if not folder.is_dir():
+        pytest.skip(f"sample data folder {folder} is missing (set SAMSYN_SAMPLE_DATA)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2048 x 1536 H&E-like pyramidal TIFF: 256 px JPEG tiles, levels 1x and 4x, 0.25 um/px."""
+    path = tmp_path_factory.mktemp("slides") / "synthetic.tif"
+    write_pyramid(path, tissue(2048, 1536, seed=5), tile=256, mpp=0.25, downsamples=(1, 4))
+    return path
+
+
+def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
+    """An application on its own data directory with a migrated database."""
+    url = database_url or f"sqlite:///{data_dir / 'samsyn.db'}"
+    upgrade(url)
+    return create_app({"DATA_DIR": data_dir, "DATABASE_URL": url, "TESTING": True})
+
+
+@pytest.fixture()
+def app(tmp_path: Path) -> Flask:
+    return make_app(tmp_path)
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def import_one(app: Flask, path: Path | str) -> str:
+    """Import one file and return its image id (the test fails on any other outcome)."""
+    lines = [line for line, _ok in import_paths(app, [str(path)])]
+    assert len(lines) == 1 and lines[0].startswith("imported "), lines
+    return lines[0].split()[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def live_data(tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Path) -> tuple[Path, dict[str, str]]:
+    """A data directory with a readable slide and one whose file was damaged after import."""
+    data_dir = tmp_path_factory.mktemp("live")
+    application = make_app(data_dir)
+    broken = data_dir / "damaged.tif"
+    shutil.copy(synthetic_slide, broken)
+    images = {"slide": import_one(application, synthetic_slide), "broken": import_one(application, broken)}
+    broken.write_bytes(broken.read_bytes()[:600])
+    return data_dir, images
+
+
+@pytest.fixture(scope="session")
+def live_server(live_data: tuple[Path, dict[str, str]]) -> Iterator[str]:
+    """A real `samsyn serve` process (gunicorn) on a free port; yields its base URL."""
+    data_dir, _images = live_data
+    port = free_port()
+    env = {**os.environ, "SAMSYN_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--threads", "8"]
+    process = subprocess.Popen(command, cwd=REPO, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/api/images")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def demo_images(live_data: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    """Image ids on the live server: "slide" (readable) and "broken" (damaged after import)."""
+    return live_data[1]
