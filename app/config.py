@@ -13,7 +13,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     data_dir = Path(os.environ.get("SAMSYN_DATA_DIR", "./var")).resolve()
     config: dict[str, Any] = {
         "DATA_DIR": data_dir,
-        "DATABASE_URL": os.environ.get("SAMSYN_DATABASE_URL", f"sqlite:///{data_dir / 'samsyn.db'}"),
+        "DATABASE_URL": os.environ.get(
+            "SAMSYN_DATABASE_URL", f"sqlite:///{data_dir / 'samsyn.db'}"
+        ),
         "MESSAGE_QUEUE": os.environ.get("SAMSYN_MESSAGE_QUEUE") or None,
         "SOURCE_CACHE_SIZE": int(os.environ.get("SAMSYN_SOURCE_CACHE_SIZE", "16")),
         "TILE_CACHE_BYTES": int(os.environ.get("SAMSYN_TILE_CACHE_MB", "256")) * 1024 * 1024,
@@ -22,7 +24,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     config.update(overrides or {})
     config["DATA_DIR"] = Path(config["DATA_DIR"])
-    config.setdefault("SECRET_KEY", os.environ.get("SAMSYN_SECRET_KEY") or _stored_secret(config["DATA_DIR"]))
+    config.setdefault(
+        "SECRET_KEY", os.environ.get("SAMSYN_SECRET_KEY") or _stored_secret(config["DATA_DIR"])
+    )
     return config
 
 

@@ -19,11 +19,11 @@ def init_app(app: Flask) -> None:
 
 
 def registry() -> Registry:
-    return current_app.extensions["samsyn_registry"]  # type: ignore[no-any-return]
+    return current_app.extensions["samsyn_registry"]
 
 
 def tile_service() -> TileService:
-    return current_app.extensions["samsyn_tiles"]  # type: ignore[no-any-return]
+    return current_app.extensions["samsyn_tiles"]
 
 
 def picture_response(tile: EncodedTile) -> Response:

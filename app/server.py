@@ -7,7 +7,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class SamsynServer(BaseApplication):  # type: ignore[misc]
+class SamsynServer(BaseApplication):
     """gunicorn running `create_app()` in each worker process."""
 
     def __init__(self, options: dict[str, Any], config: dict[str, Any] | None = None) -> None:
@@ -25,7 +25,9 @@ class SamsynServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.app_config)
 
 
-def serve(host: str, port: int, workers: int, threads: int, config: dict[str, Any] | None = None) -> None:
+def serve(
+    host: str, port: int, workers: int, threads: int, config: dict[str, Any] | None = None
+) -> None:
     """Run the production server until interrupted."""
     options = {
         "bind": f"{host}:{port}",

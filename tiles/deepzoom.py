@@ -47,7 +47,10 @@ class DeepZoom:
         if not 0 <= level <= self.max_level:
             raise NotFound(f"there is no Deep Zoom level {level}")
         width, height = dzi_level_size(self.width, self.height, level)
-        if not (0 <= col < math.ceil(width / self.tile_size) and 0 <= row < math.ceil(height / self.tile_size)):
+        if not (
+            0 <= col < math.ceil(width / self.tile_size)
+            and 0 <= row < math.ceil(height / self.tile_size)
+        ):
             raise NotFound(f"there is no tile {col},{row} at level {level}")
         out_w = min(self.tile_size, width - col * self.tile_size)
         out_h = min(self.tile_size, height - row * self.tile_size)

@@ -21,8 +21,21 @@ from tiles.sources import open_source, sniff
 from tiles.sources.base import SlideInfo
 
 SLIDE_EXTENSIONS = {
-    ".svs", ".ndpi", ".tif", ".tiff", ".scn", ".bif", ".mrxs", ".vms", ".vmu",
-    ".svslide", ".jpg", ".jpeg", ".png", ".dcm", ".dicom",
+    ".svs",
+    ".ndpi",
+    ".tif",
+    ".tiff",
+    ".scn",
+    ".bif",
+    ".mrxs",
+    ".vms",
+    ".vmu",
+    ".svslide",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".dcm",
+    ".dicom",
 }
 WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
@@ -71,9 +84,11 @@ def discover(path: str) -> Iterator[Outcome]:
 
 def _walk(folder: Path) -> list[Path]:
     """Files below `folder`, leaving out the data folders that belong to a MIRAX slide."""
-    found = []
+    found: list[Path] = []
     for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not (Path(root) / f"{d}.mrxs").exists() and not d.startswith("."))
+        dirs[:] = sorted(
+            d for d in dirs if not (Path(root) / f"{d}.mrxs").exists() and not d.startswith(".")
+        )
         found.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
     return found
 
@@ -120,7 +135,10 @@ def _probe(paths: tuple[str, ...], name: str) -> Outcome:
         source = open_source(list(paths))
         smallest = len(source.info.levels) - 1
         level = source.info.levels[smallest]
-        source.read_region(smallest, Rect(0, 0, min(level.tile_width, level.width), min(level.tile_height, level.height)))
+        source.read_region(
+            smallest,
+            Rect(0, 0, min(level.tile_width, level.width), min(level.tile_height, level.height)),
+        )
         info = source.info
         source.close()
     except SamsynError as error:

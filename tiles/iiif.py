@@ -37,10 +37,14 @@ class ImageRequest:
 
     @property
     def encoding(self) -> Encoding:
-        return Encoding(self.format, 85, grey=self.quality == "gray", bitonal=self.quality == "bitonal")
+        return Encoding(
+            self.format, 85, grey=self.quality == "gray", bitonal=self.quality == "bitonal"
+        )
 
 
-def parse(info: SlideInfo, region: str, size: str, rotation: str, quality: str, fmt: str) -> ImageRequest:
+def parse(
+    info: SlideInfo, region: str, size: str, rotation: str, quality: str, fmt: str
+) -> ImageRequest:
     """Turn the five path segments into a request, or raise BadRequest."""
     rect = parse_region(region, info.width, info.height)
     width, height = parse_size(size, rect.width, rect.height)
@@ -64,8 +68,10 @@ def parse_region(region: str, width: int, height: int) -> Rect:
     if percent:
         x, y, w, h = numbers
         rect = Rect(
-            round(x * width / 100), round(y * height / 100),
-            round(w * width / 100), round(h * height / 100),
+            round(x * width / 100),
+            round(y * height / 100),
+            round(w * width / 100),
+            round(h * height / 100),
         )
     else:
         rect = Rect(*(int(n) for n in numbers))
@@ -110,11 +116,11 @@ def _size_of(spec: str, region_w: int, region_h: int, upscale: bool) -> tuple[in
             raise BadRequest("!w,h needs both a width and a height")
         scale = min(w / region_w, h / region_h)
         return max(round(region_w * scale), 1), max(round(region_h * scale), 1)
-    if w is None:
-        return max(round(region_w * h / region_h), 1), h  # type: ignore[operator]
-    if h is None:
+    if w is None and h is not None:
+        return max(round(region_w * h / region_h), 1), h
+    if h is None and w is not None:
         return w, max(round(region_h * w / region_w), 1)
-    return w, h
+    return w or 0, h or 0
 
 
 def _fit_limits(width: int, height: int, upscale: bool) -> tuple[int, int]:
@@ -154,10 +160,17 @@ def stored_tile_for(info: SlideInfo, request: ImageRequest) -> tuple[int, int, i
     rect = request.region
     for index, level in enumerate(info.levels):
         scale = nominal_scale(level, info.width, info.height)
-        if scale is None or (request.width, request.height) != (level.tile_width, level.tile_height):
+        if scale is None or (request.width, request.height) != (
+            level.tile_width,
+            level.tile_height,
+        ):
             continue
         span_w, span_h = level.tile_width * scale, level.tile_height * scale
-        if (rect.width, rect.height) == (span_w, span_h) and rect.x % span_w == 0 and rect.y % span_h == 0:
+        if (
+            (rect.width, rect.height) == (span_w, span_h)
+            and rect.x % span_w == 0
+            and rect.y % span_h == 0
+        ):
             return index, rect.x // span_w, rect.y // span_h
     return None
 
@@ -165,12 +178,15 @@ def stored_tile_for(info: SlideInfo, request: ImageRequest) -> tuple[int, int, i
 def info_json(info: SlideInfo, service_id: str) -> dict[str, object]:
     """The image information document: size, limits, stored tiles and their scale factors."""
     base = info.levels[0]
-    scales = sorted({s for level in info.levels if (s := nominal_scale(level, info.width, info.height))})
+    scales = sorted(
+        {s for level in info.levels if (s := nominal_scale(level, info.width, info.height))}
+    )
     sizes = sorted(
         (
             {"width": level.width, "height": level.height}
             for level in info.levels
-            if level.width <= MAX_WIDTH and level.height <= MAX_HEIGHT
+            if level.width <= MAX_WIDTH
+            and level.height <= MAX_HEIGHT
             and level.width * level.height <= MAX_AREA
         ),
         key=lambda size: size["width"],
@@ -187,7 +203,9 @@ def info_json(info: SlideInfo, service_id: str) -> dict[str, object]:
         "maxHeight": MAX_HEIGHT,
         "maxArea": MAX_AREA,
         "sizes": sizes,
-        "tiles": [{"width": base.tile_width, "height": base.tile_height, "scaleFactors": scales or [1]}],
+        "tiles": [
+            {"width": base.tile_width, "height": base.tile_height, "scaleFactors": scales or [1]}
+        ],
         "extraQualities": ["color", "gray", "bitonal"],
         "extraFormats": ["webp"],
         "extraFeatures": ["mirroring", "sizeUpscaling", "rotationBy90s"],

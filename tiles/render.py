@@ -87,4 +87,6 @@ def thumbnail(source: Source, longest_side: int = 512) -> Image.Image:
     info = source.info
     scale = min(longest_side / max(info.width, info.height), 1.0)
     width, height = max(round(info.width * scale), 1), max(round(info.height * scale), 1)
-    return Image.fromarray(region_at_size(source, Rect(0, 0, info.width, info.height), width, height))
+    return Image.fromarray(
+        region_at_size(source, Rect(0, 0, info.width, info.height), width, height)
+    )

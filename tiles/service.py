@@ -26,7 +26,9 @@ DZI_FORMATS = {"jpeg": "jpg", "jpg": "jpg", "png": "png"}
 class TileService:
     """Answers tile and picture requests for images known by an opaque id."""
 
-    def __init__(self, sources: SourceCache[str] | None = None, tiles: TileCache | None = None) -> None:
+    def __init__(
+        self, sources: SourceCache[str] | None = None, tiles: TileCache | None = None
+    ) -> None:
         self.sources: SourceCache[str] = sources or SourceCache()
         self.tiles = tiles or TileCache()
 
@@ -37,7 +39,9 @@ class TileService:
     def deep_zoom(self, image_id: str, opener: Opener) -> DeepZoom:
         return deep_zoom_for(self.source(image_id, opener).info)
 
-    def dzi_tile(self, image_id: str, opener: Opener, level: int, col: int, row: int, fmt: str) -> EncodedTile:
+    def dzi_tile(
+        self, image_id: str, opener: Opener, level: int, col: int, row: int, fmt: str
+    ) -> EncodedTile:
         """One Deep Zoom tile: stored bytes when they match exactly, else rendered and cached."""
         source = self.source(image_id, opener)
         zoom = deep_zoom_for(source.info)
@@ -55,7 +59,14 @@ class TileService:
         return iiif.info_json(self.source(image_id, opener).info, service_id)
 
     def iiif_image(
-        self, image_id: str, opener: Opener, region: str, size: str, rotation: str, quality: str, fmt: str
+        self,
+        image_id: str,
+        opener: Opener,
+        region: str,
+        size: str,
+        rotation: str,
+        quality: str,
+        fmt: str,
     ) -> EncodedTile:
         """An IIIF Image API 3.0 image request."""
         source = self.source(image_id, opener)
@@ -87,7 +98,9 @@ class TileService:
 
         return self._rendered(key, pixels, Encoding("png" if fmt == "png" else "jpg", 90))
 
-    def _rendered(self, key: str, pixels: Callable[[], np.ndarray], encoding: Encoding) -> EncodedTile:
+    def _rendered(
+        self, key: str, pixels: Callable[[], np.ndarray], encoding: Encoding
+    ) -> EncodedTile:
         cached = self.tiles.get(key)
         if cached is not None:
             return cached

@@ -7,6 +7,7 @@ sample files being present. The picture is deterministic for a given seed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -31,13 +32,22 @@ def tissue(width: int, height: int, seed: int = 1) -> np.ndarray:
     return np.asarray(picture.filter(ImageFilter.GaussianBlur(0.7)))
 
 
-def _blobs(rng: np.random.Generator, width: int, height: int, cells: int, threshold: float | None) -> np.ndarray:
+def _blobs(
+    rng: np.random.Generator, width: int, height: int, cells: int, threshold: float | None
+) -> np.ndarray:
     """Smooth noise: a coarse random grid enlarged with bicubic interpolation."""
-    grid = rng.random((max(height * cells // max(width, height), 2), max(width * cells // max(width, height), 2)))
-    smooth = np.asarray(
-        Image.fromarray((grid * 255).astype(np.uint8)).resize((width, height), Image.Resampling.BICUBIC),
-        dtype=np.float32,
-    ) / 255.0
+    grid = rng.random(
+        (max(height * cells // max(width, height), 2), max(width * cells // max(width, height), 2))
+    )
+    smooth = (
+        np.asarray(
+            Image.fromarray((grid * 255).astype(np.uint8)).resize(
+                (width, height), Image.Resampling.BICUBIC
+            ),
+            dtype=np.float32,
+        )
+        / 255.0
+    )
     return smooth > threshold if threshold is not None else smooth
 
 
@@ -68,11 +78,19 @@ def write_pyramid(
     """A tiled pyramidal TIFF of `pixels`: level 0 then one page (or SubIFD) per downsample."""
     levels = [_shrink(pixels, factor) for factor in downsamples]
     resolution = (1e4 / mpp, 1e4 / mpp)
-    options = {"tile": (tile, tile), "compression": compression, "photometric": photometric}
+    options: dict[str, Any] = {
+        "tile": (tile, tile),
+        "compression": compression,
+        "photometric": photometric,
+    }
     with tifffile.TiffWriter(path, bigtiff=pixels.nbytes > 2**31) as writer:
         writer.write(
-            levels[0], subifds=len(levels) - 1 if subifds else 0, resolution=resolution,
-            resolutionunit="CENTIMETER", description=description, **options,
+            levels[0],
+            subifds=len(levels) - 1 if subifds else 0,
+            resolution=resolution,
+            resolutionunit="CENTIMETER",
+            description=description,
+            **options,
         )
         for factor, level in zip(downsamples[1:], levels[1:], strict=True):
             scaled = (resolution[0] / factor, resolution[1] / factor)

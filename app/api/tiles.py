@@ -48,7 +48,9 @@ def iiif_info(image_id: str) -> Response:
 
 
 @bp.get("/iiif/3/<image_id>/<region>/<size>/<rotation>/<quality>.<fmt>")
-def iiif_image(image_id: str, region: str, size: str, rotation: str, quality: str, fmt: str) -> Response:
+def iiif_image(
+    image_id: str, region: str, size: str, rotation: str, quality: str, fmt: str
+) -> Response:
     opener = registry().opener(image_id)
     tile = tile_service().iiif_image(image_id, opener, region, size, rotation, quality, fmt)
     response = picture_response(tile)

@@ -35,6 +35,7 @@ class DicomWsiSource(Source):
         try:
             self._slide = WsiDicom.open(paths if len(paths) > 1 else paths[0])
             self._wsi_levels = list(self._slide.levels)
+            self._closed = False
         except Exception as error:
             raise Unreadable(f"not a readable DICOM whole-slide image: {error}") from error
         if not self._wsi_levels:
@@ -51,10 +52,9 @@ class DicomWsiSource(Source):
         self.close()
 
     def close(self) -> None:
-        slide = getattr(self, "_slide", None)
-        if slide is not None:
-            slide.close()
-            self._slide = None
+        if not getattr(self, "_closed", True):
+            self._slide.close()
+            self._closed = True
 
     def _describe(self) -> SlideInfo:
         base = self._wsi_levels[0].size
@@ -97,7 +97,9 @@ class DicomWsiSource(Source):
         number = self._wsi_levels[level].level
         try:
             if not self._fluorescence:
-                region = self._slide.read_region((rect.x, rect.y), number, (rect.width, rect.height))
+                region = self._slide.read_region(
+                    (rect.x, rect.y), number, (rect.width, rect.height)
+                )
                 return as_rgb8(np.asarray(region))
             planes = [
                 np.asarray(

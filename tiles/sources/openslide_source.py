@@ -21,6 +21,7 @@ class OpenSlideSource(Source):
         super().__init__([path])
         try:
             self._slide = openslide.OpenSlide(path)
+            self._closed = False
         except Exception as error:
             raise Unreadable(f"OpenSlide cannot open this file: {error}") from error
         self.info = self._describe()
@@ -29,10 +30,9 @@ class OpenSlideSource(Source):
         self.close()
 
     def close(self) -> None:
-        slide = getattr(self, "_slide", None)
-        if slide is not None:
-            slide.close()
-            self._slide = None
+        if not getattr(self, "_closed", True):
+            self._slide.close()
+            self._closed = True
 
     def _describe(self) -> SlideInfo:
         props = self._slide.properties
@@ -48,7 +48,10 @@ class OpenSlideSource(Source):
                 zip(self._slide.level_dimensions, self._slide.level_downsamples, strict=True)
             )
         )
-        mpp_x, mpp_y = props.get(openslide.PROPERTY_NAME_MPP_X), props.get(openslide.PROPERTY_NAME_MPP_Y)
+        mpp_x, mpp_y = (
+            props.get(openslide.PROPERTY_NAME_MPP_X),
+            props.get(openslide.PROPERTY_NAME_MPP_Y),
+        )
         power = props.get(openslide.PROPERTY_NAME_OBJECTIVE_POWER)
         vendor = props.get(openslide.PROPERTY_NAME_VENDOR) or "unknown"
         return SlideInfo(
@@ -58,9 +61,7 @@ class OpenSlideSource(Source):
             levels=levels,
             mpp=(float(mpp_x), float(mpp_y)) if mpp_x and mpp_y else None,
             objective_power=float(power) if power else None,
-            associated=tuple(
-                name for name in _ASSOCIATED if name in self._slide.associated_images
-            ),
+            associated=tuple(name for name in _ASSOCIATED if name in self._slide.associated_images),
         )
 
     def read_region(self, level: int, rect: Rect) -> np.ndarray:

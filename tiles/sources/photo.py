@@ -35,7 +35,9 @@ class PhotoSource(Source):
             )
             for pixels in self._pyramid
         )
-        self.info = SlideInfo(format=_format_of(path), vendor="photo", reader="pillow", levels=levels)
+        self.info = SlideInfo(
+            format=_format_of(path), vendor="photo", reader="pillow", levels=levels
+        )
 
     def read_region(self, level: int, rect: Rect) -> np.ndarray:
         canvas = self.blank(rect)

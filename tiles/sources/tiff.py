@@ -46,9 +46,9 @@ class TiffSource(Source):
         self.close()
 
     def close(self) -> None:
-        if getattr(self, "_fd", None) is not None:
+        if getattr(self, "_fd", -1) >= 0:
             os.close(self._fd)
-            self._fd = None
+            self._fd = -1
             self._tiff.close()
 
     def _describe(self) -> SlideInfo:
@@ -71,8 +71,12 @@ class TiffSource(Source):
         chunk_h, chunk_w = page.chunks[0], page.chunks[1]
         rows, cols = page.chunked[0], page.chunked[1]
         canvas = self.blank(rect)
-        for row in range(max(rect.y // chunk_h, 0), min(_ceil_div(rect.y + rect.height, chunk_h), rows)):
-            for col in range(max(rect.x // chunk_w, 0), min(_ceil_div(rect.x + rect.width, chunk_w), cols)):
+        for row in range(
+            max(rect.y // chunk_h, 0), min(_ceil_div(rect.y + rect.height, chunk_h), rows)
+        ):
+            for col in range(
+                max(rect.x // chunk_w, 0), min(_ceil_div(rect.x + rect.width, chunk_w), cols)
+            ):
                 pixels = self._decode_chunk(page, row * cols + col)
                 if pixels is not None:
                     paste(canvas, pixels, col * chunk_w - rect.x, row * chunk_h - rect.y)
@@ -85,7 +89,9 @@ class TiffSource(Source):
             return None
         data = os.pread(self._fd, length, page.dataoffsets[index])
         try:
-            pixels = page.decode(data, index, jpegtables=page.jpegtables, jpegheader=page.jpegheader)[0]
+            pixels = page.decode(
+                data, index, jpegtables=page.jpegtables, jpegheader=page.jpegheader
+            )[0]
         except Exception as error:
             raise Unreadable(f"tile {index} of this level cannot be decoded: {error}") from error
         if pixels is None:
@@ -231,10 +237,10 @@ def _plausible(mpp_x: float, mpp_y: float) -> tuple[float, float] | None:
 
 def _objective_power(tiff: tifffile.TiffFile) -> float | None:
     if tiff.is_svs:
-        match = re.search(r"\|\s*AppMag\s*=\s*([0-9.]+)", tiff.pages[0].description)
+        match = re.search(r"\|\s*AppMag\s*=\s*([0-9.]+)", tiff.pages.first.description)
         return float(match.group(1)) if match else None
     if tiff.is_ndpi:
-        value = tiff.pages[0].ndpi_tags.get("Magnification")
+        value = (tiff.pages.first.ndpi_tags or {}).get("Magnification")
         return float(value) if value else None
     if tiff.is_ome and tiff.ome_metadata:
         match = re.search(r'NominalMagnification="([0-9.]+)"', tiff.ome_metadata)
