@@ -8,8 +8,11 @@ from typing import Any
 from flask import Flask
 
 from app import imaging
-from app.api import images, pages, tiles
+from app.access import AccessControl
+from app.api import audit, cases, images, pages, session, tiles
+from app.auth import Sessions, authenticate_request
 from app.config import load_config
+from app.epoch import PolicyEpoch
 from app.errors import register_error_handlers
 from app.extensions import db, socketio
 
@@ -23,8 +26,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
     imaging.init_app(app)
+    app.extensions["samsyn_epoch"] = PolicyEpoch(app.config["DATA_DIR"])
+    app.extensions["samsyn_sessions"] = Sessions(app)
+    app.extensions["samsyn_access"] = AccessControl(app)
+    app.before_request(authenticate_request)
     socketio.init_app(app, message_queue=app.config["MESSAGE_QUEUE"], async_mode="threading")
-    for blueprint in (images.bp, tiles.bp, pages.bp):
+    for blueprint in (session.bp, images.bp, tiles.bp, cases.bp, audit.bp, pages.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -21,6 +21,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "TILE_CACHE_BYTES": int(os.environ.get("SAMSYN_TILE_CACHE_MB", "256")) * 1024 * 1024,
         "TILE_MAX_AGE": 3600,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SAMSYN_SESSION_IDLE_MINUTES", "30")),
+        "SESSION_MAX_HOURS": 12,
+        "SESSION_RECHECK": 30.0,
+        "SESSION_COOKIE_SECURE": os.environ.get("SAMSYN_COOKIE_SECURE", "") == "1",
+        "TILE_LOG_GAP": 120.0,
+        "EMERGENCY_HOURS": 4,
     }
     config.update(overrides or {})
     config["DATA_DIR"] = Path(config["DATA_DIR"])

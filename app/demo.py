@@ -1,26 +1,135 @@
-"""Demo data for `make run`: synthetic slides made here, plus the shared sample folder if present.
+"""Demo data for `make run`: three regions and a private provider, units, a user of every
+role, patients with published test personnummer, and cases on synthetic and sample slides.
 
-Running it again keeps what is there: files are made once and imports are idempotent.
+Running it again keeps what is there: files are made once, imports are idempotent, and
+the directory is created only into an empty database.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from app.access import now_utc
+from app.directory import add_org, add_patient, add_unit, add_user, attach, find_org, find_unit
+from app.extensions import db
 from app.importer import import_paths
+from app.models import Block, Case, Image, Organisation, Share
 from tiles.synthetic import tissue, write_pyramid
 
+PASSWORD = "samsyn-demo"
 SYNTHETIC_SLIDES = (
     ("synthetic-he-biopsy.tif", 8192, 6144, 11),
     ("synthetic-he-resection.tif", 12288, 9216, 23),
+    ("synthetic-he-lymph-node.tif", 6144, 4096, 37),
+)
+ORGANISATIONS = (
+    ("Region Kalmar län", "SE9990000011", "region"),
+    ("Region Östergötland", "SE9990000022", "region"),
+    ("Region Jönköpings län", "SE9990000033", "region"),
+    ("Sydpatologi AB", "SE9990000044", "private"),
+)
+UNITS = (
+    ("Klinisk patologi Kalmar", "Region Kalmar län", "SE9990000011-P1"),
+    ("Röntgenkliniken Kalmar", "Region Kalmar län", "SE9990000011-R1"),
+    ("Kirurgkliniken Kalmar", "Region Kalmar län", "SE9990000011-K1"),
+    ("Klinisk patologi Linköping", "Region Östergötland", "SE9990000022-P1"),
+    ("Patologi Jönköping", "Region Jönköpings län", "SE9990000033-P1"),
+    ("Sydpatologi laboratorium", "Sydpatologi AB", "SE9990000044-L1"),
+)
+PATIENTS = (
+    ("640823-3234", "Karin Lind", "Region Kalmar län", False),
+    ("811228-9874", "Johan Ek", "Region Kalmar län", True),
+    ("880320-0016", "Sara Berg", "Region Jönköpings län", False),
+    ("701063-2391", "Piotr Nowak", "Sydpatologi AB", False),
+)
+USERS = (
+    ("anna.patolog", "Anna Holm", "pathologist", "Region Kalmar län", "Klinisk patologi Kalmar"),
+    (
+        "rasmus.radiolog",
+        "Rasmus Öberg",
+        "radiologist",
+        "Region Kalmar län",
+        "Röntgenkliniken Kalmar",
+    ),
+    ("klara.kliniker", "Klara Sand", "clinician", "Region Kalmar län", "Kirurgkliniken Kalmar"),
+    (
+        "olle.patolog",
+        "Olle Strand",
+        "pathologist",
+        "Region Östergötland",
+        "Klinisk patologi Linköping",
+    ),
+    ("jenny.patolog", "Jenny Falk", "pathologist", "Region Jönköpings län", "Patologi Jönköping"),
+    ("sofia.patolog", "Sofia Lund", "pathologist", "Sydpatologi AB", "Sydpatologi laboratorium"),
+    ("adam.admin", "Adam Nyberg", "admin", "Region Kalmar län", None),
+    ("lena.logg", "Lena Dahl", "log_reviewer", "Region Kalmar län", None),
+    ("tove.larare", "Tove Björk", "teacher", "Region Östergötland", "Klinisk patologi Linköping"),
+    ("sam.student", "Sam Ali", "student", "Region Östergötland", None),
+)
+# case title, organisation, unit, patient (None: teaching), image file names
+CASES = (
+    (
+        "Kolonbiopsi, second opinion",
+        "Region Kalmar län",
+        "Klinisk patologi Kalmar",
+        "640823-3234",
+        ("synthetic-he-biopsy.tif", "CMU-1-Small-Region.svs"),
+    ),
+    (
+        "Resektat, tjocktarm",
+        "Region Kalmar län",
+        "Klinisk patologi Kalmar",
+        "811228-9874",
+        ("synthetic-he-resection.tif",),
+    ),
+    (
+        "Lymfkörtel",
+        "Region Jönköpings län",
+        "Patologi Jönköping",
+        "880320-0016",
+        ("synthetic-he-lymph-node.tif", "test3-DAPI-2-387.ndpi", "OS-1-detail.ome.tif"),
+    ),
+    (
+        "Immunfluorescens",
+        "Sydpatologi AB",
+        "Sydpatologi laboratorium",
+        "701063-2391",
+        ("BPAEC", "OS-2-vsi.ome.tif"),
+    ),
+    (
+        "Undervisning: benvävnad",
+        "Region Östergötland",
+        "Klinisk patologi Linköping",
+        None,
+        ("jpeg.dicom", "jpeg2000.dicom", "raw.dicom"),
+    ),
 )
 
 
 def load_demo(app: Flask, shared_data: str | None) -> None:
-    """Make the synthetic slides if missing and register them and the shared samples."""
+    """Make the synthetic slides, the directory and the cases if missing; print the logins."""
     folder = Path(app.config["DATA_DIR"]) / "demo"
+    _make_slides(folder)
+    paths = [str(folder)]
+    if shared_data and (Path(shared_data) / "wsi").is_dir():
+        paths.append(str(Path(shared_data) / "wsi"))
+    for line, _ok in import_paths(app, paths):
+        print(line, flush=True)
+    with app.app_context(), db.session() as session:
+        if session.scalar(select(Organisation).limit(1)) is None:
+            _directory(session)
+            _cases(session)
+    for username, _name, role, org, _unit in USERS:
+        print(f"login: {username} / {PASSWORD} ({role}, {org})")
+    print(f"login: karin.patient / {PASSWORD} (patient, Region Kalmar län)")
+
+
+def _make_slides(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, width, height, seed in SYNTHETIC_SLIDES:
         path = folder / name
@@ -29,8 +138,74 @@ def load_demo(app: Flask, shared_data: str | None) -> None:
             partial = path.with_suffix(".partial")
             write_pyramid(partial, tissue(width, height, seed), tile=256, mpp=0.25)
             partial.rename(path)
-    paths = [str(folder)]
-    if shared_data and (Path(shared_data) / "wsi").is_dir():
-        paths.append(str(Path(shared_data) / "wsi"))
-    for line, _ok in import_paths(app, paths):
-        print(line, flush=True)
+
+
+def _directory(session: Session) -> None:
+    for name, hsa_id, kind in ORGANISATIONS:
+        add_org(session, name, hsa_id, kind)
+    for name, org, hsa_id in UNITS:
+        add_unit(session, name, org, hsa_id)
+    for number, name, org, protected in PATIENTS:
+        add_patient(session, number, name, org, protected)
+    for username, name, role, org, unit in USERS:
+        add_user(
+            session,
+            username,
+            org,
+            role,
+            PASSWORD,
+            unit,
+            f"{find_org(session, org).hsa_id}-{username}",
+            name,
+        )
+    add_user(
+        session,
+        "karin.patient",
+        "Region Kalmar län",
+        "patient",
+        PASSWORD,
+        name="Karin Lind",
+        patient="640823-3234",
+    )
+
+
+def _cases(session: Session) -> None:
+    """Attach the imported images to the demo cases, share some across regions, set a spärr."""
+    images = {image.name: image for image in session.scalars(select(Image))}
+    for title, org, unit, patient, names in CASES:
+        for name in names:
+            if name in images:
+                attach(session, images[name].id, org, patient, title)
+        case = session.scalar(select(Case).where(Case.title == title))
+        if case is not None:
+            case.unit_id = find_unit(session, unit).id
+    until = now_utc() + timedelta(days=30)
+    _share(session, "Kolonbiopsi, second opinion", until, org="Region Östergötland")
+    _share(session, "Immunfluorescens", until, unit="Klinisk patologi Kalmar")
+    _share(session, "Undervisning: benvävnad", until, org="Region Kalmar län", purpose="teaching")
+    jonkoping = find_org(session, "Region Jönköpings län")
+    lymph = session.scalar(select(Case).where(Case.title == "Lymfkörtel"))
+    if lymph is not None and lymph.patient_id:
+        _share(session, "Lymfkörtel", until, org="Region Kalmar län")
+        session.add(
+            Block(patient_id=lymph.patient_id, org_id=jonkoping.id, reason="patientens begäran")
+        )
+
+
+def _share(
+    session: Session,
+    title: str,
+    until: datetime,
+    org: str | None = None,
+    unit: str | None = None,
+    purpose: str = "second_opinion",
+) -> None:
+    case = session.scalar(select(Case).where(Case.title == title))
+    if case is None:
+        return
+    share = Share(case_id=case.id, purpose=purpose, until=until)
+    if org:
+        share.org_id = find_org(session, org).id
+    if unit:
+        share.unit_id = find_unit(session, unit).id
+    session.add(share)

@@ -7,25 +7,40 @@ from pathlib import Path
 
 from flask import Flask
 
+from app.directory import attach
 from app.extensions import db
 from app.registry import register
+from samsyn.errors import SamsynError
 from tiles.discover import Failed, Found, Skipped, discover
 
+Owner = tuple[str | None, str | None, str | None]
 
-def import_paths(app: Flask, paths: Sequence[str]) -> Iterator[tuple[str, bool]]:
-    """(line, ok) for every object found: `imported <id> <kind> <path>`, `failed <path>: why`."""
+
+def import_paths(
+    app: Flask, paths: Sequence[str], owner: Owner = (None, None, None)
+) -> Iterator[tuple[str, bool]]:
+    """(line, ok) for every object found: `imported <id> <kind> <path>`, `failed <path>: why`.
+
+    `owner` is (organisation, patient personnummer, case title): the organisation owns
+    the images; with a case title they go into that case (a teaching case without a patient).
+    """
     with app.app_context():
         for path in paths:
             for outcome in discover(path):
-                yield _report(outcome)
+                yield _report(outcome, owner)
 
 
-def _report(outcome: Found | Skipped | Failed) -> tuple[str, bool]:
+def _report(outcome: Found | Skipped | Failed, owner: Owner) -> tuple[str, bool]:
     if isinstance(outcome, Failed):
         return f"failed {outcome.path}: {_one_line(outcome.reason)}", False
     if isinstance(outcome, Skipped):
         return f"skipped {outcome.path}: {outcome.reason}", True
     image, new = register(db, outcome)
+    try:
+        with db.session() as session:
+            attach(session, image.id, *owner)
+    except SamsynError as error:
+        return f"failed {outcome.paths[0]}: {error.message}", False
     where = outcome.paths[0] if len(outcome.paths) == 1 else _folder(outcome.paths)
     note = "" if new else " (already registered)"
     return f"imported {image.id} {image.kind} {where}{note}", True

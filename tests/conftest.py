@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.directory import add_org, add_patient, add_unit, add_user
+from app.extensions import db
 from app.importer import import_paths
 from app.migrate import upgrade
 from tiles.synthetic import tissue, write_pyramid
@@ -45,11 +48,25 @@ def synthetic_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+TEST_ORG = "Testregion"
+TEST_PATIENT = "640823-3234"
+TEST_CASE = "Testfall"
+TEST_USER = "tester"
+TEST_PASSWORD = "correct horse battery"
+
+
 def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
-    """An application on its own data directory with a migrated database."""
+    """An application on its own data directory with a migrated database, an organisation,
+    a pathologist of it (`tester`) and a patient."""
     url = database_url or f"sqlite:///{data_dir / 'samsyn.db'}"
     upgrade(url)
-    return create_app({"DATA_DIR": data_dir, "DATABASE_URL": url, "TESTING": True})
+    application = create_app({"DATA_DIR": data_dir, "DATABASE_URL": url, "TESTING": True})
+    with db.session() as session:
+        add_org(session, TEST_ORG, "SE0000000001", "region")
+        add_unit(session, "Testpatologi", TEST_ORG, "SE0000000001-P1")
+        add_patient(session, TEST_PATIENT, "Test Testsson", TEST_ORG)
+        add_user(session, TEST_USER, TEST_ORG, "pathologist", TEST_PASSWORD, "Testpatologi")
+    return application
 
 
 @pytest.fixture()
@@ -57,14 +74,23 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
+def login(client: FlaskClient, username: str = TEST_USER, password: str = TEST_PASSWORD) -> FlaskClient:
+    """Log the test client in and send the CSRF token with every later request."""
+    response = client.post("/api/session", json={"username": username, "password": password})
+    assert response.status_code == 200, response.get_json()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = response.get_json()["csrf_token"]
+    return client
+
+
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """A test client logged in as `tester`, a pathologist of the organisation owning the images."""
+    return login(app.test_client())
 
 
 def import_one(app: Flask, path: Path | str) -> str:
-    """Import one file and return its image id (the test fails on any other outcome)."""
-    lines = [line for line, _ok in import_paths(app, [str(path)])]
+    """Import one file into the test organisation's case and return its image id."""
+    lines = [line for line, _ok in import_paths(app, [str(path)], (TEST_ORG, TEST_PATIENT, TEST_CASE))]
     assert len(lines) == 1 and lines[0].startswith("imported "), lines
     return lines[0].split()[1]
 
@@ -81,6 +107,8 @@ def wait_for(url: str, seconds: float = 30) -> None:
         try:
             urllib.request.urlopen(url, timeout=2)
             return
+        except urllib.error.HTTPError:
+            return  # answering, if only with 401 before login
         except Exception:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {seconds} s")
@@ -119,3 +147,9 @@ def live_server(live_data: tuple[Path, dict[str, str]]) -> Iterator[str]:
 def demo_images(live_data: tuple[Path, dict[str, str]]) -> dict[str, str]:
     """Image ids on the live server: "slide" (readable) and "broken" (damaged after import)."""
     return live_data[1]
+
+
+@pytest.fixture(scope="session")
+def live_login() -> dict[str, str]:
+    """Credentials of a pathologist on the live server who may see the demo images."""
+    return {"username": TEST_USER, "password": TEST_PASSWORD}

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
+from app.access import authorize_image, visible_images
+from app.auth import current_principal
 from app.extensions import db
 from app.imaging import picture_response, registry, tile_service
 from app.models import Image
@@ -41,15 +43,20 @@ def describe(image: Image) -> dict[str, Any]:
 
 @bp.get("")
 def list_images() -> Response:
+    """The images the caller may see, each listing of a patient's image logged."""
+    principal = current_principal()
     with db.session() as session:
         images = session.scalars(select(Image).order_by(Image.name, Image.id)).all()
-        return jsonify([describe(image) for image in images])
+        return jsonify(
+            [describe(image) for image in visible_images(session, principal, list(images))]
+        )
 
 
 @bp.get("/<image_id>")
 def show_image(image_id: str) -> Response:
+    authorize_image("view", image_id)
     with db.session() as session:
-        image = session.get(Image, image_id) if len(image_id) <= 32 else None
+        image = session.get(Image, image_id)
         if image is None:
             raise NotFound("no such image")
         return jsonify(describe(image))
@@ -57,7 +64,14 @@ def show_image(image_id: str) -> Response:
 
 @bp.get("/<image_id>/associated/<name>.<fmt>")
 def associated_image(image_id: str, name: str, fmt: str) -> Response:
+    """Thumbnail for anyone who may see the image; label and macro only in care, never teaching.
+
+    Labels and macro photographs carry names, barcodes and accession numbers.
+    """
     if name not in ASSOCIATED or fmt not in ("jpg", "png"):
         raise NotFound("no such associated image")
+    checked = authorize_image("render" if name == "thumbnail" else "view", image_id)
+    if name != "thumbnail" and checked.decision.purpose == "teaching":
+        raise NotFound("label and macro images are not part of teaching material")
     opener = registry().opener(image_id)
     return picture_response(tile_service().associated(image_id, opener, name, fmt))

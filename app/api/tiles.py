@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.access import authorize_image
 from app.imaging import picture_response, registry, tile_service
 from samsyn.errors import NotFound
 
@@ -12,6 +13,7 @@ bp = Blueprint("tiles", __name__)
 
 @bp.get("/dzi/<image_id>.dzi")
 def dzi_descriptor(image_id: str) -> Response:
+    authorize_image("render", image_id)
     zoom = tile_service().deep_zoom(image_id, registry().opener(image_id))
     return Response(zoom.descriptor(), mimetype="application/xml")
 
@@ -20,6 +22,7 @@ def dzi_descriptor(image_id: str) -> Response:
 def dzi_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Response:
     if fmt not in ("jpeg", "jpg", "png"):
         raise NotFound("Deep Zoom tiles are jpeg or png")
+    authorize_image("render", image_id)
     tile = tile_service().dzi_tile(image_id, registry().opener(image_id), level, col, row, fmt)
     return picture_response(tile)
 
@@ -27,7 +30,7 @@ def dzi_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Respons
 @bp.get("/iiif/3/<image_id>")
 def iiif_base(image_id: str) -> Response:
     """The base URI redirects to the information document, as the specification asks."""
-    registry().record(image_id)
+    authorize_image("render", image_id)
     response = Response(status=303)
     response.headers["Location"] = f"{request.base_url}/info.json"
     return response
@@ -35,6 +38,7 @@ def iiif_base(image_id: str) -> Response:
 
 @bp.get("/iiif/3/<image_id>/info.json")
 def iiif_info(image_id: str) -> Response:
+    authorize_image("render", image_id)
     service_id = request.base_url.removesuffix("/info.json")
     info = tile_service().iiif_info(image_id, registry().opener(image_id), service_id)
     response = jsonify(info)

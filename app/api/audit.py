@@ -1,0 +1,285 @@
+"""The access log for log reviewers (filters, CSV, alerts) and for patients (their own)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import Select, or_, select
+
+from app.access import aware
+from app.audit import Access, append, verify
+from app.auth import Principal, current_principal
+from app.extensions import db
+from app.models import AccessEntry, Organisation, Patient, User
+from samsyn import personnummer
+from samsyn.errors import BadRequest, Forbidden
+
+bp = Blueprint("audit", __name__, url_prefix="/api")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+COLUMNS = (
+    "seq",
+    "at",
+    "username",
+    "user_name",
+    "user_hsa_id",
+    "role",
+    "org_name",
+    "unit_name",
+    "patient",
+    "resource",
+    "action",
+    "purpose",
+    "outcome",
+    "basis",
+    "client",
+    "flagged",
+    "detail",
+)
+HIGH_VOLUME_PATIENTS = 30
+
+
+def reviewer_orgs(principal: Principal) -> set[str]:
+    orgs = {m.role.org_id for m in principal.memberships if m.role.role == "log_reviewer"}
+    if not orgs:
+        raise Forbidden("the access log is for log reviewers")
+    return orgs
+
+
+def scoped(orgs: set[str]) -> Select[Any]:
+    """Entries of the reviewer's organisations: their staff's accesses and accesses to their patients."""
+    own_patients = select(Patient.id).where(Patient.org_id.in_(orgs))
+    return select(AccessEntry).where(
+        or_(AccessEntry.org_id.in_(orgs), AccessEntry.patient_id.in_(own_patients))
+    )
+
+
+def filtered(query: Select[Any], args: Any) -> Select[Any]:
+    """Apply the contract's filters: patient, user, org, action, from, to."""
+    with db.session() as session:
+        if args.get("patient"):
+            patient = _patient(session, args["patient"])
+            query = query.where(AccessEntry.patient_id == (patient.id if patient else "-"))
+        if args.get("user"):
+            query = query.where(AccessEntry.username == args["user"])
+        if args.get("org"):
+            org = session.scalar(
+                select(Organisation).where(
+                    or_(Organisation.name == args["org"], Organisation.id == args["org"])
+                )
+            )
+            query = query.where(AccessEntry.org_id == (org.id if org else "-"))
+    if args.get("action"):
+        query = query.where(AccessEntry.action == args["action"])
+    if args.get("from"):
+        query = query.where(AccessEntry.at >= _time(args["from"]))
+    if args.get("to"):
+        query = query.where(AccessEntry.at <= _time(args["to"]))
+    return query
+
+
+def _patient(session: Any, key: str) -> Patient | None:
+    if personnummer.is_valid(key):
+        return session.scalar(
+            select(Patient).where(Patient.personnummer == personnummer.parse(key).digits)
+        )
+    return session.get(Patient, key) if len(key) <= 32 else None
+
+
+def _time(value: str) -> datetime:
+    try:
+        return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError as error:
+        raise BadRequest(f"{value!r} is not an ISO 8601 time") from error
+
+
+def entry_json(entry: AccessEntry, patients: dict[str, str]) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": aware(entry.at).isoformat(),
+        "username": entry.username,
+        "user_name": entry.user_name,
+        "user_hsa_id": entry.user_hsa_id,
+        "role": entry.role,
+        "org_name": entry.org_name,
+        "unit_name": entry.unit_name,
+        "patient": patients.get(entry.patient_id or "", entry.patient_id),
+        "resource": entry.resource,
+        "action": entry.action,
+        "purpose": entry.purpose,
+        "outcome": entry.outcome,
+        "basis": entry.basis,
+        "client": entry.client,
+        "flagged": entry.flagged,
+        "detail": entry.detail,
+    }
+
+
+def _personnummer_of(entries: list[AccessEntry]) -> dict[str, str]:
+    ids = {e.patient_id for e in entries if e.patient_id}
+    with db.session() as session:
+        rows = session.execute(
+            select(Patient.id, Patient.personnummer).where(Patient.id.in_(ids))
+        ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+@bp.get("/audit")
+def audit_log() -> Response:
+    principal = current_principal()
+    orgs = reviewer_orgs(principal)
+    limit = _limit(request.args.get("limit", "1000"))
+    query = filtered(scoped(orgs), request.args).order_by(AccessEntry.seq.desc()).limit(limit)
+    with db.session() as session:
+        entries: list[AccessEntry] = list(session.scalars(query))
+    rows = [entry_json(entry, _personnummer_of(entries)) for entry in entries]
+    _log_review(principal, request.args.get("format", "json"), len(rows))
+    if request.args.get("format") == "csv":
+        return _csv(rows)
+    return jsonify(rows)
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 100_000:
+        raise BadRequest("limit must be a number from 1 to 100000")
+    return int(value)
+
+
+def _csv(rows: list[dict[str, Any]]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="samsyn-access-log.csv"'
+    return response
+
+
+def _cell(value: Any) -> Any:
+    """Values as CSV cells; text that a spreadsheet would run as a formula is quoted."""
+    text = str(value) if value is not None else ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _log_review(principal: Principal, fmt: str, count: int) -> None:
+    """Reading the log is itself recorded."""
+    reviewer = next(m for m in principal.memberships if m.role.role == "log_reviewer")
+    append(
+        db,
+        [
+            Access(
+                resource="access_log",
+                action="export" if fmt == "csv" else "list",
+                outcome="allowed",
+                purpose="log_review",
+                user_id=principal.user_id,
+                username=principal.username,
+                user_name=principal.name,
+                user_hsa_id=principal.hsa_id,
+                role="log_reviewer",
+                org_id=reviewer.role.org_id,
+                org_name=reviewer.org_name,
+                unit_name=reviewer.unit_name,
+                client=request.remote_addr,
+                detail={"entries": count, "filters": dict(request.args)},
+            )
+        ],
+    )
+
+
+@bp.get("/audit/alerts")
+def audit_alerts() -> Response:
+    """Rule-based alerts: emergency access, refused access, after hours, own record, high volume."""
+    orgs = reviewer_orgs(current_principal())
+    query = filtered(scoped(orgs), request.args).order_by(AccessEntry.seq.desc()).limit(20_000)
+    with db.session() as session:
+        entries: list[AccessEntry] = list(session.scalars(query))
+        users = select(User.id, User.patient_id).where(User.patient_id.is_not(None))
+        own_patient: dict[str, str | None] = {row[0]: row[1] for row in session.execute(users)}
+    patients = _personnummer_of(entries)
+    alerts = [
+        {"rule": rule, "entry": entry_json(entry, patients)}
+        for entry in entries
+        for rule in alert_rules(entry, own_patient)
+    ]
+    alerts += _high_volume(entries)
+    return jsonify(alerts)
+
+
+def alert_rules(entry: AccessEntry, own_patient: dict[str, str | None]) -> list[str]:
+    """The rules one entry trips."""
+    rules = []
+    if entry.action == "emergency_access" or entry.purpose == "emergency":
+        rules.append("emergency_access")
+    if entry.outcome == "denied":
+        rules.append("access_without_relation")
+    if (
+        entry.patient_id
+        and own_patient.get(entry.user_id or "") == entry.patient_id
+        and entry.role != "patient"
+    ):
+        rules.append("own_record")
+    local = aware(entry.at).astimezone(STOCKHOLM)
+    if entry.patient_id and (local.weekday() >= 5 or not 7 <= local.hour < 19):
+        rules.append("after_hours")
+    return rules
+
+
+def _high_volume(entries: list[AccessEntry]) -> list[dict[str, Any]]:
+    per_user_day: Counter[tuple[str, str]] = Counter()
+    seen: set[tuple[str, str, str]] = set()
+    for entry in entries:
+        if entry.patient_id and entry.username and entry.outcome == "allowed":
+            day = aware(entry.at).astimezone(STOCKHOLM).date().isoformat()
+            if (entry.username, day, entry.patient_id) not in seen:
+                seen.add((entry.username, day, entry.patient_id))
+                per_user_day[(entry.username, day)] += 1
+    return [
+        {"rule": "high_volume", "user": user, "day": day, "patients": count}
+        for (user, day), count in per_user_day.items()
+        if count >= HIGH_VOLUME_PATIENTS
+    ]
+
+
+@bp.get("/audit/verify")
+def audit_verify() -> Response:
+    reviewer_orgs(current_principal())
+    with db.session() as session:
+        verdict = verify(session)
+    return jsonify(verdict.__dict__)
+
+
+@bp.get("/me/access-log")
+def my_access_log() -> Response:
+    """A patient's loggutdrag: which organisation and unit accessed their data, when and why."""
+    principal = current_principal()
+    if principal.patient_id is None:
+        raise Forbidden("the access log extract is for patients")
+    query = (
+        select(AccessEntry)
+        .where(AccessEntry.patient_id == principal.patient_id, AccessEntry.outcome == "allowed")
+        .order_by(AccessEntry.seq.desc())
+        .limit(5000)
+    )
+    with db.session() as session:
+        entries = list(session.scalars(query))
+    return jsonify(
+        [
+            {
+                "at": aware(entry.at).isoformat(),
+                "org": entry.org_name,
+                "unit": entry.unit_name,
+                "action": entry.action,
+                "purpose": entry.purpose,
+                "role": entry.role,
+            }
+            for entry in entries
+            if entry.user_id != principal.user_id
+        ]
+    )

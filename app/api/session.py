@@ -1,0 +1,48 @@
+"""Logging in and out, and who am I."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.auth import COOKIE, Sessions, current_principal
+from samsyn.errors import BadRequest
+
+bp = Blueprint("session", __name__, url_prefix="/api")
+
+
+def sessions() -> Sessions:
+    return current_app.extensions["samsyn_sessions"]
+
+
+@bp.post("/session")
+def login() -> Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('send JSON: {"username": ..., "password": ...}')
+    principal, token = sessions().login(
+        body.get("username"), body.get("password"), request.remote_addr
+    )
+    response = jsonify({"user": principal.public(), "csrf_token": principal.csrf_token})
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        path="/",
+    )
+    return response
+
+
+@bp.delete("/session")
+def logout() -> Response:
+    sessions().logout(current_principal())
+    response = jsonify({"ok": True})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@bp.get("/me")
+def me() -> Response:
+    principal = current_principal()
+    return jsonify({"user": principal.public(), "csrf_token": principal.csrf_token})

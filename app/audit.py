@@ -1,0 +1,228 @@
+"""The access log: one entry per access to patient data, append-only and hash-chained.
+
+Each entry's hash covers its own fields and the hash of the entry before it, so an entry
+edited or deleted afterwards breaks the chain at that point, and `samsyn audit verify`
+names it. Appends are serialised by updating the single `audit_head` row first, which
+locks it on PostgreSQL and takes the write lock on SQLite.
+
+Tile requests are folded: one entry per user, image and viewing period, with the first
+and last time and the number of tiles, written when the period ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.extensions import Database
+from app.models import AccessEntry, AuditHead
+
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "seq",
+    "at",
+    "user_id",
+    "username",
+    "user_name",
+    "user_hsa_id",
+    "role",
+    "org_id",
+    "org_name",
+    "unit_name",
+    "patient_id",
+    "resource",
+    "action",
+    "purpose",
+    "outcome",
+    "basis",
+    "client",
+    "detail",
+    "flagged",
+)
+
+
+@dataclass
+class Access:
+    """What happened, before it gets its place in the chain."""
+
+    resource: str
+    action: str
+    outcome: str
+    purpose: str = "care"
+    user_id: str | None = None
+    username: str | None = None
+    user_name: str | None = None
+    user_hsa_id: str | None = None
+    role: str | None = None
+    org_id: str | None = None
+    org_name: str | None = None
+    unit_name: str | None = None
+    patient_id: str | None = None
+    basis: str | None = None
+    client: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    flagged: bool = False
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def entry_hash(values: dict[str, Any], prev_hash: str) -> str:
+    """SHA-256 over the previous hash and the entry's fields in a canonical JSON form."""
+    canonical = json.dumps(
+        {name: _canonical(values.get(name)) for name in HASHED_FIELDS},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def append(database: Database, accesses: list[Access]) -> None:
+    """Write entries at the end of the chain, in one transaction."""
+    if not accesses:
+        return
+    with database.session() as session:
+        # Touching the head row first takes its lock, so appends from all processes queue here.
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+        head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
+        seq, prev = head.seq, head.hash
+        for access in accesses:
+            seq += 1
+            values = {**access.__dict__, "seq": seq}
+            digest = entry_hash(values, prev)
+            session.add(AccessEntry(**values, prev_hash=prev, hash=digest))
+            prev = digest
+        head.seq, head.hash = seq, prev
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking the chain: intact, or the first broken entry and why."""
+
+    ok: bool
+    entries: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session) -> Verdict:
+    """Walk the whole log in order and recompute every hash."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    for entry in _entries(session):
+        if entry.seq != expected_seq:
+            return Verdict(False, count, expected_seq, f"entry {expected_seq} is missing")
+        values = {name: getattr(entry, name) for name in HASHED_FIELDS}
+        if entry.prev_hash != prev:
+            return Verdict(False, count, entry.seq, "it does not link to the entry before it")
+        if entry_hash(values, prev) != entry.hash:
+            return Verdict(False, count, entry.seq, "its content does not match its hash")
+        prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != count or head.hash != prev):
+        return Verdict(
+            False,
+            count,
+            count + 1 if head.seq > count else count,
+            "entries at the end were removed",
+        )
+    return Verdict(True, count)
+
+
+def _entries(session: Session) -> Iterator[AccessEntry]:
+    return session.scalars(
+        select(AccessEntry).order_by(AccessEntry.seq).execution_options(yield_per=1000)
+    )
+
+
+@dataclass
+class ViewingPeriod:
+    """Tiles of one image fetched by one user without a long pause."""
+
+    access: Access
+    first: float
+    last: float
+    tiles: int = 0
+
+
+class TileFolder:
+    """Collects tile hits per user and image; writes one entry when a viewing period ends.
+
+    A period ends after `gap` seconds without a tile, or after `longest` seconds in all,
+    or when the process exits; a background thread looks every few seconds.
+    """
+
+    def __init__(self, database: Database, gap: float = 120.0, longest: float = 900.0) -> None:
+        self.database = database
+        self.gap, self.longest = gap, longest
+        self._periods: dict[tuple[str, str], ViewingPeriod] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="samsyn-tile-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.flush_all)
+
+    def hit(self, key: tuple[str, str], access: Access) -> None:
+        """Count one tile; `access` describes the period if this tile starts one."""
+        now = time.time()
+        with self._lock:
+            period = self._periods.get(key)
+            if period is None:
+                period = self._periods[key] = ViewingPeriod(access, now, now)
+            period.tiles += 1
+            period.last = now
+
+    def flush(self, everything: bool = False) -> None:
+        """Write the periods that have ended (all of them with `everything`)."""
+        now = time.time()
+        with self._lock:
+            ended = [
+                key
+                for key, period in self._periods.items()
+                if everything or now - period.last > self.gap or now - period.first > self.longest
+            ]
+            periods = [self._periods.pop(key) for key in ended]
+        append(self.database, [_summary(period) for period in periods])
+
+    def flush_all(self) -> None:
+        with contextlib.suppress(Exception):  # at exit the database may already be gone
+            self.flush(everything=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(5.0):
+            try:
+                self.flush()
+            except Exception:
+                time.sleep(5.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.flush_all()
+
+
+def _summary(period: ViewingPeriod) -> Access:
+    access = period.access
+    access.at = datetime.fromtimestamp(period.first, UTC)
+    access.detail = {
+        **access.detail,
+        "tiles": period.tiles,
+        "from": datetime.fromtimestamp(period.first, UTC).isoformat(),
+        "to": datetime.fromtimestamp(period.last, UTC).isoformat(),
+    }
+    return access
