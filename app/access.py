@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -119,14 +119,14 @@ class AccessControl:
 
     def __init__(self, app: Flask) -> None:
         self.epoch = app.extensions["samsyn_epoch"]
-        self.folder = TileFolder(db, gap=app.config["TILE_LOG_GAP"])
+        self.folder = TileFolder(db.bound_copy(), gap=app.config["TILE_LOG_GAP"])
         self._cache: dict[tuple[str, str, str], tuple[Checked, float, int]] = {}
         self._lock = threading.Lock()
 
     def check_image(self, principal: Principal, action: str, image_id: str) -> Checked | None:
         """The decision on an image, or None when no such image exists."""
         key = (principal.session_key, action, image_id)
-        epoch = self.epoch.current()
+        epoch = g.epoch if "epoch" in g else self.epoch.current()
         cached = self._cache.get(key)
         if cached and cached[2] == epoch and time.monotonic() < cached[1]:
             return cached[0]
@@ -210,7 +210,7 @@ def authorize_image(action: str, image_id: str) -> Checked:
         raise NotFound("no such resource, or you may not see it")
     if action == "render" and checked.decision.allowed:
         access_control().folder.hit(
-            (principal.user_id, image_id), describe_access(principal, checked, action)
+            (principal.user_id, image_id), lambda: describe_access(principal, checked, action)
         )
         return checked
     log(principal, checked, action)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -178,13 +178,14 @@ class TileFolder:
         self._thread.start()
         atexit.register(self.flush_all)
 
-    def hit(self, key: tuple[str, str], access: Access) -> None:
-        """Count one tile; `access` describes the period if this tile starts one."""
+    def hit(self, key: tuple[str, str], describe: Callable[[], Access]) -> None:
+        """Count one tile; `describe` makes the entry when this tile starts a period."""
         now = time.time()
+        fresh = describe() if key not in self._periods else None
         with self._lock:
             period = self._periods.get(key)
             if period is None:
-                period = self._periods[key] = ViewingPeriod(access, now, now)
+                period = self._periods[key] = ViewingPeriod(fresh or describe(), now, now)
             period.tiles += 1
             period.last = now
 

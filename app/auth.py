@@ -150,12 +150,14 @@ class Sessions:
         if (by_name or 0) >= 5 or (by_client or 0) >= 30:
             raise Throttled("too many failed logins; try again in 15 minutes")
 
-    def principal(self, token: str | None) -> Principal | None:
-        """The principal of a cookie token, or None when the session is unknown or expired."""
+    def principal(self, token: str | None, epoch: int) -> Principal | None:
+        """The principal of a cookie token, or None when the session is unknown or expired.
+
+        `epoch` is the policy epoch read for this request; a change drops the cached session.
+        """
         if not token or len(token) > 128:
             return None
         key = _token_hash(token)
-        epoch = current_app.extensions["samsyn_epoch"].current()
         cached = self._cache.get(key)
         if cached and cached[2] == epoch and time.monotonic() - cached[1] < self.recheck:
             return cached[0]
@@ -237,7 +239,8 @@ def current_principal() -> Principal:
 def authenticate_request() -> None:
     """Before each request: who is asking, and is a state change carrying the CSRF token."""
     sessions: Sessions = current_app.extensions["samsyn_sessions"]
-    g.principal = sessions.principal(request.cookies.get(COOKIE))
+    g.epoch = current_app.extensions["samsyn_epoch"].current()
+    g.principal = sessions.principal(request.cookies.get(COOKIE), g.epoch)
     if request.method in SAFE_METHODS or g.principal is None:
         return
     sent = request.headers.get("X-CSRF-Token", "")

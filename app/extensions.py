@@ -24,6 +24,16 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         app.extensions["samsyn_db"] = self
 
+    def bound_copy(self) -> Database:
+        """A Database on the same engine that stays with it when this one is re-bound.
+
+        Background threads (the tile log) keep writing to the database of the application
+        that started them.
+        """
+        copy = Database()
+        copy.engine, copy._sessions = self.engine, self._sessions
+        return copy
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits when the block succeeds and rolls back when it raises."""

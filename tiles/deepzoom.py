@@ -56,18 +56,31 @@ class DeepZoom:
         out_h = min(self.tile_size, height - row * self.tile_size)
         return dzi_tile_rect(self.width, self.height, level, col, row, self.tile_size), out_w, out_h
 
-    def stored(self, info: SlideInfo, level: int, col: int, row: int) -> StoredTile | None:
+    stored_levels: tuple[tuple[int, int], ...] = ()
+
+    def stored(self, level: int, col: int, row: int) -> StoredTile | None:
         """The stored tile that is exactly this Deep Zoom tile, if the file has one."""
         scale = 2 ** (self.max_level - level)
-        for index, stored in enumerate(info.levels):
-            same_grid = stored.tile_width == stored.tile_height == self.tile_size
-            if same_grid and nominal_scale(stored, info.width, info.height) == scale:
+        for stored_scale, index in self.stored_levels:
+            if stored_scale == scale:
                 return StoredTile(index, col, row)
         return None
 
 
 def deep_zoom_for(info: SlideInfo) -> DeepZoom:
-    """Deep Zoom tiles the size of the stored tiles where they are square, so they pass through."""
+    """Deep Zoom tiles the size of the stored tiles where they are square, so they pass through.
+
+    `stored_levels` lists (scale, level index) of the stored levels whose tile grid is the
+    Deep Zoom grid at a power-of-two scale.
+    """
     base = info.levels[0]
     square = base.tile_width == base.tile_height and 64 <= base.tile_width <= 1024
-    return DeepZoom(info.width, info.height, base.tile_width if square else DEFAULT_TILE)
+    tile = base.tile_width if square else DEFAULT_TILE
+    stored = tuple(
+        (scale, index)
+        for index, level in enumerate(info.levels)
+        if level.tile_width == level.tile_height == tile
+        and (scale := nominal_scale(level, info.width, info.height)) is not None
+        and scale & (scale - 1) == 0
+    )
+    return DeepZoom(info.width, info.height, tile, stored)

@@ -8,6 +8,7 @@ nearest finer stored level and kept in a bounded cache.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -31,23 +32,31 @@ class TileService:
     ) -> None:
         self.sources: SourceCache[str] = sources or SourceCache()
         self.tiles = tiles or TileCache()
+        self._zooms: weakref.WeakKeyDictionary[Source, DeepZoom] = weakref.WeakKeyDictionary()
 
     def source(self, image_id: str, opener: Opener) -> Source:
         """The open source of an image, opened by `opener` on first use."""
         return self.sources.get(image_id, opener)
 
     def deep_zoom(self, image_id: str, opener: Opener) -> DeepZoom:
-        return deep_zoom_for(self.source(image_id, opener).info)
+        return self._zoom(self.source(image_id, opener))
+
+    def _zoom(self, source: Source) -> DeepZoom:
+        """The Deep Zoom pyramid of an open source, worked out once."""
+        zoom = self._zooms.get(source)
+        if zoom is None:
+            zoom = self._zooms[source] = deep_zoom_for(source.info)
+        return zoom
 
     def dzi_tile(
         self, image_id: str, opener: Opener, level: int, col: int, row: int, fmt: str
     ) -> EncodedTile:
         """One Deep Zoom tile: stored bytes when they match exactly, else rendered and cached."""
         source = self.source(image_id, opener)
-        zoom = deep_zoom_for(source.info)
+        zoom = self._zoom(source)
         rect, width, height = zoom.tile(level, col, row)
         key = f"{image_id}/{source.fingerprint}/dzi/{level}/{col}_{row}.{fmt}"
-        stored = zoom.stored(source.info, level, col, row) if fmt in ("jpeg", "jpg") else None
+        stored = zoom.stored(level, col, row) if fmt in ("jpeg", "jpg") else None
         if stored is not None:
             data = source.stored_tile(stored.level, stored.col, stored.row)
             if data is not None:

@@ -1,17 +1,43 @@
-"""The pages of the viewer: the image list and the viewer itself, served from static/."""
+"""The pages of samsyn, served from static/. Pages other than the login page need a session."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, send_from_directory
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, g, redirect, request, send_from_directory
 
 bp = Blueprint("pages", __name__)
 
 
+def page(name: str) -> Response:
+    """A static page for a logged-in user; everyone else goes to the login page first."""
+    if getattr(g, "principal", None) is None:
+        return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")  # type: ignore[return-value]
+    response = send_from_directory(current_app.static_folder or "", name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/login")
+def login_page() -> Response:
+    return send_from_directory(current_app.static_folder or "", "login.html")
+
+
 @bp.get("/")
 def image_list() -> Response:
-    return send_from_directory(current_app.static_folder or "", "index.html")
+    return page("index.html")
 
 
 @bp.get("/viewer/<image_id>")
 def viewer(image_id: str) -> Response:
-    return send_from_directory(current_app.static_folder or "", "viewer.html")
+    return page("viewer.html")
+
+
+@bp.get("/audit")
+def audit_page() -> Response:
+    return page("audit.html")
+
+
+@bp.get("/my/access-log")
+def access_log_page() -> Response:
+    return page("access-log.html")
