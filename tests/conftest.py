@@ -153,3 +153,44 @@ def demo_images(live_data: tuple[Path, dict[str, str]]) -> dict[str, str]:
 def live_login() -> dict[str, str]:
     """Credentials of a pathologist on the live server who may see the demo images."""
     return {"username": TEST_USER, "password": TEST_PASSWORD}
+
+
+POSTGRES_URL = os.environ.get("SAMSYN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on PostgreSQL (a fresh schema per test, dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'samsyn.db'}"
+        return
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**9}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture()
+def db_app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
+    """Like `app`, once on SQLite and once on PostgreSQL."""
+    application = make_app(tmp_path, database_url)
+    yield application
+    if db.engine is not None:
+        db.engine.dispose()
