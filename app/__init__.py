@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface
 
 from app import imaging
 from app.access import AccessControl
@@ -16,6 +17,17 @@ from app.epoch import PolicyEpoch
 from app.errors import register_error_handlers
 from app.extensions import db, socketio
 
+
+class NoFlaskSession(SessionInterface):
+    """samsyn keeps its own server-side login sessions; Flask's cookie session stays unused."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: object, response: Response) -> None:
+        return None
+
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -24,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config.update(load_config(config))
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = NoFlaskSession()
     db.init_app(app)
     imaging.init_app(app)
     app.extensions["samsyn_epoch"] = PolicyEpoch(app.config["DATA_DIR"])
