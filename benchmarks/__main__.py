@@ -1,0 +1,80 @@
+"""`python -m benchmarks [tiles|memory] [--quick] [--client wrk|asyncio]`: run the benchmarks.
+
+Without a part it runs all of them. `--quick` uses a smaller slide and shorter runs, to
+check the harness in about a minute; its figures are not the ones to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from benchmarks import memory, tile_throughput
+from benchmarks.load_generators import load_generator
+from benchmarks.processes import BenchmarkError
+from benchmarks.report import command, machine
+
+PARTS = ("tiles", "memory")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen parts; 1 when a benchmark could not run, 130 when interrupted."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    arguments = _parser().parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    print(f"machine : {machine()}")
+    print(f"command : {command(argv)}")
+    parts = [arguments.part] if arguments.part else PARTS
+    try:
+        with tempfile.TemporaryDirectory(prefix="samsyn-bench-") as workdir:
+            for part in parts:
+                print()
+                print(_run_part(part, arguments, Path(workdir)), flush=True)
+    except BenchmarkError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the servers it started are stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _run_part(part: str, arguments: argparse.Namespace, workdir: Path) -> str:
+    """One benchmark's printed report."""
+    if part == "tiles":
+        settings = tile_throughput.QUICK if arguments.quick else tile_throughput.FULL
+        generator = load_generator(arguments.client)
+        return tile_throughput.format_report(tile_throughput.run(settings, generator, workdir))
+    settings_memory = memory.QUICK if arguments.quick else memory.FULL
+    return memory.format_report(memory.run(settings_memory, workdir))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("part", nargs="?", choices=PARTS, help="run only this benchmark")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller slide, shorter runs: checks the harness"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "asyncio"),
+        help="load generator for the tile benchmark (default: wrk when installed, else asyncio)",
+    )
+    return parser
+
+
+def _exit_on_sigterm(_number: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM into an exception, so the servers are stopped on the way out as on Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())
