@@ -7,13 +7,17 @@ nearest finer stored level and kept in a bounded cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import struct
 import weakref
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
+from samsyn.errors import SamsynError, Unreadable
 from tiles import iiif
 from tiles.cache import EncodedTile, SourceCache, TileCache
 from tiles.deepzoom import DeepZoom, deep_zoom_for
@@ -22,6 +26,27 @@ from tiles.sources.base import Source
 
 Opener = Callable[[], Source]
 DZI_FORMATS = {"jpeg": "jpg", "jpg": "jpg", "png": "png"}
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def reader_errors_as_unreadable(method: Method) -> Method:
+    """Reader libraries fail in many undocumented ways on damaged files; each becomes
+    Unreadable (422) with its one-line reason instead of a server error."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except SamsynError:
+            raise
+        except (OSError, ValueError, IndexError, KeyError, RuntimeError, struct.error) as error:
+            raise Unreadable(
+                f"the image cannot be read: {type(error).__name__}: {error}"
+            ) from error
+
+    return guarded  # type: ignore[return-value]
 
 
 class TileService:
@@ -34,6 +59,7 @@ class TileService:
         self.tiles = tiles or TileCache()
         self._zooms: weakref.WeakKeyDictionary[Source, DeepZoom] = weakref.WeakKeyDictionary()
 
+    @reader_errors_as_unreadable
     def source(self, image_id: str, opener: Opener) -> Source:
         """The open source of an image, opened by `opener` on first use."""
         return self.sources.get(image_id, opener)
@@ -48,6 +74,7 @@ class TileService:
             zoom = self._zooms[source] = deep_zoom_for(source.info)
         return zoom
 
+    @reader_errors_as_unreadable
     def dzi_tile(
         self, image_id: str, opener: Opener, level: int, col: int, row: int, fmt: str
     ) -> EncodedTile:
@@ -64,9 +91,11 @@ class TileService:
         encoding = Encoding(DZI_FORMATS[fmt], 80)
         return self._rendered(key, lambda: region_at_size(source, rect, width, height), encoding)
 
+    @reader_errors_as_unreadable
     def iiif_info(self, image_id: str, opener: Opener, service_id: str) -> dict[str, object]:
         return iiif.info_json(self.source(image_id, opener).info, service_id)
 
+    @reader_errors_as_unreadable
     def iiif_image(
         self,
         image_id: str,
@@ -93,6 +122,7 @@ class TileService:
 
         return self._rendered(key, pixels, request.encoding)
 
+    @reader_errors_as_unreadable
     def associated(self, image_id: str, opener: Opener, name: str, fmt: str) -> EncodedTile:
         """Thumbnail, label or macro picture; a thumbnail is made when the file has none."""
         source = self.source(image_id, opener)

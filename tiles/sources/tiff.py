@@ -8,6 +8,7 @@ by tifffile's own per-page decoder (JPEG tables, NDPI headers, predictors, codec
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -23,6 +24,8 @@ from tiles.pyramid import Level, Rect
 from tiles.sources.base import SlideInfo, Source, as_rgb8, paste
 
 JPEG = 7
+# tifffile reports every damaged tag it meets; samsyn says what matters in one line instead.
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 ASSOCIATED_NAMES = ("thumbnail", "label", "macro")
 _MPP_RANGE = (0.01, 50.0)
 
@@ -52,8 +55,10 @@ class TiffSource(Source):
             self._tiff.close()
 
     def _describe(self) -> SlideInfo:
+        size = os.fstat(self._fd).st_size
         for page in self._pages:
             check_decodable(page)
+            check_complete(page, size)
         base = self._pages[0]
         levels = tuple(_level_of(page, base) for page in self._pages)
         return SlideInfo(
@@ -120,6 +125,17 @@ class TiffSource(Source):
         except Exception as error:
             raise Unreadable(f"the {name} image cannot be decoded: {error}") from error
         return Image.fromarray(as_rgb8(pixels))
+
+
+def check_complete(page: tifffile.TiffPage, file_size: int) -> None:
+    """Refuse pages whose chunk table is missing or points beyond the end of the file."""
+    expected = math.prod(page.chunked)
+    offsets, counts = page.dataoffsets, page.databytecounts
+    if len(offsets) < expected or len(counts) < expected:
+        raise Unreadable("the file is damaged: its tile table is incomplete")
+    ends = [offset + count for offset, count in zip(offsets, counts, strict=False) if count]
+    if ends and max(ends) > file_size:
+        raise Unreadable("the file is truncated: tiles lie beyond its end")
 
 
 def check_decodable(page: tifffile.TiffPage) -> None:
