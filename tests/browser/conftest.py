@@ -1,8 +1,8 @@
 """Browser fixtures: Debian's Chromium, driven by Playwright, against a live samsyn server.
 
 Needs from tests/conftest.py: `live_server` (base URL of a running samsyn whose database holds
-a readable synthetic slide and an unreadable one) and `demo_images` ({"slide": id, "broken": id}).
-When the server wants a session, a `demo_login` fixture giving (username, password) is used.
+a readable synthetic slide and an unreadable one), `demo_images` ({"slide": id, "broken": id})
+and `live_login` ({"username", "password"} of a pathologist who may see both).
 """
 
 import shutil
@@ -41,22 +41,12 @@ def app_url(live_server: str) -> str:
     return live_server.rstrip("/")
 
 
-def _sign_in(context: Any, request: pytest.FixtureRequest) -> None:
-    try:
-        username, password = request.getfixturevalue("demo_login")
-    except pytest.FixtureLookupError:
-        return
-    response = context.request.post(
-        "/api/session", data={"username": username, "password": password}
-    )
-    assert response.ok, f"sign-in as {username} failed: {response.status} {response.text()}"
-
-
 @pytest.fixture
-def page(chromium: Any, app_url: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser tab on samsyn; fails the test on any uncaught JavaScript error."""
+def page(chromium: Any, app_url: str, live_login: dict[str, str]) -> Iterator[Any]:
+    """A signed-in browser tab on samsyn; fails the test on any uncaught JavaScript error."""
     context = chromium.new_context(base_url=app_url, viewport=VIEWPORT)
-    _sign_in(context, request)
+    response = context.request.post("/api/session", data=live_login)
+    assert response.ok, f"sign-in failed: {response.status} {response.text()}"
     tab = context.new_page()
     errors: list[Exception] = []
     tab.on("pageerror", lambda error: errors.append(error))
@@ -74,7 +64,7 @@ def open_viewer(page: Any) -> Callable[[str], dict[str, Any]]:
         page.wait_for_function(
             "window.samsyn && samsyn.viewer.world.getItemCount() > 0"
             " && samsyn.viewer.world.getItemAt(0).getFullyLoaded()",
-            timeout=30_000,
+            timeout=60_000,
         )
         return page.evaluate("samsyn.image")
 

@@ -20,7 +20,9 @@ def test_list_shows_the_demo_slide_with_thumbnail_and_link(
     assert image["name"] in card.inner_text()
     assert card.locator(".image-name a").get_attribute("href") == f"/viewer/{slide_id}"
     thumbnail = card.locator("img")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle()
+    )
     width = f"{image['width']:,}".replace(",", "\u202f")
     assert f"{width} ×" in card.inner_text()
 
@@ -29,7 +31,7 @@ def test_list_names_every_image_the_api_returns(page: Any) -> None:
     images = page.request.get("/api/images").json()
 
     page.goto("/")
-    page.wait_for_function("document.querySelector('#status').textContent.match(/image/)")
+    page.locator("#status.count, #status.notice").wait_for()
 
     assert page.locator("[data-testid=image-card]").count() == len(images)
     assert page.locator("[data-testid=error-banner]").is_hidden()
@@ -42,3 +44,26 @@ def test_clicking_a_slide_opens_the_viewer(page: Any, demo_images: dict[str, str
 
     page.wait_for_url(f"**/viewer/{slide_id}")
     page.wait_for_function("window.samsyn !== undefined")
+
+
+def test_an_empty_list_says_so(page: Any) -> None:
+    page.route("**/api/images", lambda route: route.fulfill(json=[]))
+    page.goto("/")
+
+    notice = page.locator("#status.notice")
+    notice.wait_for()
+    assert "No slides" in notice.text_content()
+    assert page.locator("[data-testid=image-card]").count() == 0
+
+
+def test_a_failing_list_shows_the_server_message(page: Any) -> None:
+    message = "the database is being upgraded, try again in a minute"
+    page.route(
+        "**/api/images",
+        lambda route: route.fulfill(status=503, json={"error": "unavailable", "message": message}),
+    )
+    page.goto("/")
+
+    banner = page.locator("[data-testid=error-banner]")
+    banner.wait_for()
+    assert message in banner.text_content()

@@ -1,0 +1,50 @@
+// Talking to the samsyn server: JSON in, JSON out, errors as ApiError with the server's message.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(url, options = {}) {
+  let response;
+  try {
+    response = await fetch(url, { credentials: "same-origin", ...options });
+  } catch {
+    const text = "The samsyn server could not be reached. Check your connection and reload.";
+    throw new ApiError(0, "network", text);
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(
+      response.status,
+      body?.error ?? `http_${response.status}`,
+      body?.message ?? `The server answered ${response.status} ${response.statusText}.`,
+    );
+  }
+  return body;
+}
+
+export function getJson(url) {
+  return request(url, { headers: { Accept: "application/json" } });
+}
+
+/** A state-changing request; with a session it must carry the session's CSRF token. */
+export function send(method, url, data, csrfToken) {
+  const headers = { Accept: "application/json" };
+  if (data !== undefined) headers["Content-Type"] = "application/json";
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  return request(url, { method, headers, body: data === undefined ? undefined : JSON.stringify(data) });
+}
+
+/** The server's own explanation for a URL that failed to load in an <img> or in OpenSeadragon. */
+export async function failureReason(url) {
+  try {
+    await getJson(url);
+  } catch (error) {
+    return error.message;
+  }
+  return null;
+}
