@@ -33,6 +33,16 @@ def viewer(image_id: str) -> Response:
     return page("viewer.html")
 
 
+@bp.get("/cases")
+def cases_page() -> Response:
+    return page("cases.html")
+
+
+@bp.get("/cases/<case_id>")
+def case_page(case_id: str) -> Response:
+    return page("cases.html")
+
+
 @bp.get("/audit")
 def audit_page() -> Response:
     return page("audit.html")
