@@ -73,7 +73,7 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
     }
 
 
-class AnchorServer(BaseApplication):  # type: ignore[misc]
+class AnchorServer(BaseApplication):
     """gunicorn loading the app in each worker, so every worker opens its own OpenSlide handle."""
 
     def __init__(self, slide_path: str, options: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks import ROOT, anchor_deepzoom, samsyn_instance
+from benchmarks import ROOT, anchor_deepzoom, open_tiles, samsyn_instance
 from benchmarks.load import (
     LoadGenerator,
     LoadResult,
@@ -32,6 +32,7 @@ from benchmarks.slides import SlideFile, large_slide
 
 TARGET_RATIO = 10.0
 TARGET_P99_MS = 25.0
+TARGET_SECURITY_SHARE = 0.80
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class TileReport:
     client: str
     anchor: Measured
     samsyn: Measured
+    open_samsyn: Measured
     loads: tuple[float, float]
 
     @property
@@ -92,8 +94,15 @@ class TileReport:
         return [ours.tiles_per_s / theirs.tiles_per_s for ours, theirs in pairs]
 
     @property
+    def security_shares(self) -> list[float]:
+        """samsyn's tiles/s with security on over the same tile path without it, by round."""
+        pairs = zip(self.samsyn.rounds, self.open_samsyn.rounds, strict=True)
+        return [secure.tiles_per_s / open_.tiles_per_s for secure, open_ in pairs]
+
+    @property
     def errors(self) -> int:
-        return sum(result.errors for result in (*self.anchor.rounds, *self.samsyn.rounds))
+        everything = (*self.anchor.rounds, *self.samsyn.rounds, *self.open_samsyn.rounds)
+        return sum(result.errors for result in everything)
 
 
 def run(settings: TileSettings, generator: LoadGenerator, workdir: Path) -> TileReport:
@@ -103,14 +112,15 @@ def run(settings: TileSettings, generator: LoadGenerator, workdir: Path) -> Tile
         servers = [
             _start_anchor(stack, slide, settings, workdir),
             _start_samsyn(stack, slide, settings, workdir),
+            _start_open_tiles(stack, slide, settings, workdir),
         ]
         _check_and_warm(servers, settings, generator)
         load_before = load_average()
         results = _take_turns(servers, settings, generator)
         loads = (load_before, load_average())
-    anchor, samsyn = (Measured(s, r) for s, r in zip(servers, results, strict=True))
+    anchor, samsyn, open_samsyn = (Measured(s, r) for s, r in zip(servers, results, strict=True))
     client = generator.describe(settings.load)
-    return TileReport(slide, settings, client, anchor, samsyn, loads)
+    return TileReport(slide, settings, client, anchor, samsyn, open_samsyn, loads)
 
 
 def _check_and_warm(
@@ -165,12 +175,37 @@ def _start_samsyn(
     return Server("samsyn", grid, headers)
 
 
+def _start_open_tiles(
+    stack: ExitStack, slide: SlideFile, settings: TileSettings, workdir: Path
+) -> Server:
+    """samsyn's tile service without login, access check or log: what security costs."""
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.open_tiles",
+        str(slide.path),
+        "--port",
+        str(port),
+        "--workers",
+        str(settings.workers),
+        "--threads",
+        str(settings.threads),
+    ]
+    _progress("starting samsyn's tile path without security")
+    ready = base + open_tiles.DZI_PATH
+    stack.enter_context(running_server(command, os.environ, workdir / "open-tiles.log", ready))
+    grid = highest_level_grid(base, open_tiles.DZI_PATH, {})
+    return Server("samsyn tiles, security off", grid, {})
+
+
 COLUMNS = ["server", "tile px", "level", "tiles/s", "p50 ms", "p99 ms", "MB/s", "requests"]
 
 
 def format_report(report: TileReport) -> str:
     """The tile table, the ratio and the targets, as printed."""
-    rows = [_row(measured) for measured in (report.anchor, report.samsyn)]
+    rows = [_row(measured) for measured in (report.anchor, report.samsyn, report.open_samsyn)]
     table_text = table([*COLUMNS, "errors", "tiles/s by round"], rows)
     return "\n".join([*_setup_lines(report), "", table_text, "", *_target_lines(report)])
 
@@ -226,8 +261,13 @@ def _target_lines(report: TileReport) -> list[str]:
     clean = report.errors == 0
     connections = report.settings.load.connections
     by_round = ", ".join(f"{value:.1f}x" for value in report.ratios)
+    share = statistics.median(report.security_shares)
+    shares = ", ".join(f"{value:.0%}" for value in report.security_shares)
     lines = [
         f"samsyn / anchor tiles/s: {ratio:.1f}x (median; by round: {by_round})",
+        f"samsyn with security / without: {share:.0%} (median; by round: {shares})",
+        f"target security on >= {TARGET_SECURITY_SHARE:.0%} of security off       : "
+        f"{verdict(clean and share >= TARGET_SECURITY_SHARE)}",
         f"target samsyn >= {TARGET_RATIO:g}x anchor tiles/s       : "
         f"{verdict(clean and ratio >= TARGET_RATIO)}",
         f"target samsyn p99 < {TARGET_P99_MS:g} ms at {connections} connections: "
