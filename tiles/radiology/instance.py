@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -66,7 +66,7 @@ class Instance:
     description: dict[str, Any]
     measures: dict[str, Any]
     gantry_tilt: float = 0.0
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def looks_like_dicom(path: str) -> bool:
@@ -132,6 +132,7 @@ def _encoding(dataset: Dataset) -> tuple[bool, bool]:
 def _pixel_element(stream: BinaryIO, dataset: Dataset) -> pixeldata.PixelElement | None:
     implicit, little = _encoding(dataset)
     if _transfer_syntax_in_meta(dataset) == syntax.DEFLATED_LITTLE:
+        _check_deflated_pixels(stream, dataset)
         return None  # offsets in a deflated file mean nothing: pydicom decodes it
     element = pixeldata.read_pixel_element(stream, stream.tell(), little, implicit)
     if element is None:
@@ -139,13 +140,26 @@ def _pixel_element(stream: BinaryIO, dataset: Dataset) -> pixeldata.PixelElement
     return element
 
 
+def _check_deflated_pixels(stream: BinaryIO, dataset: Dataset) -> None:
+    """A deflated data set is read whole (inflated by pydicom) to see that it has pixels."""
+    stream.seek(0)
+    try:
+        whole = pydicom.dcmread(stream, force=True)
+    except Exception as error:
+        raise Unreadable(f"damaged deflated DICOM file: {one_line(error)}") from error
+    if "PixelData" not in whole:
+        _no_pixel_data(dataset)
+
+
 def _no_pixel_data(dataset: Dataset) -> None:
     sop_class = text(get(dataset, "SOPClassUID"))
-    name = UID(sop_class).name if sop_class else "object"
+    name = UID(sop_class).name if sop_class else ""
     if "Rows" in dataset or "Image" in name:
         raise Unreadable(f"{name or 'the DICOM image'} has no pixel data")
     modality = text(get(dataset, "Modality"))
-    raise NotRadiology(f"DICOM {modality + ' ' if modality else ''}{name}: not an image")
+    raise NotRadiology(
+        f"DICOM {modality + ' ' if modality else ''}{name or 'object'}: not an image"
+    )
 
 
 def _transfer_syntax_in_meta(dataset: Dataset) -> str:

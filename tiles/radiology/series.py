@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from samsyn.errors import BadRequest, NotFound
+from samsyn.errors import BadRequest, NotFound, Unreadable
 from tiles.radiology import codecs, display
+from tiles.radiology.discover import METADATA_VERSION
 from tiles.radiology.display import Voi
 from tiles.radiology.model import FileRecord, FrameRecord, Window, file_from_json, frame_from_json
 
@@ -78,6 +79,8 @@ class Series:
     """
 
     def __init__(self, metadata: Mapping[str, Any], cache: FrameCache | None = None) -> None:
+        if metadata.get("version") != METADATA_VERSION:
+            raise Unreadable("the series was imported by another samsyn version; import it again")
         self.metadata = metadata
         self.files = tuple(file_from_json(entry) for entry in metadata["files"])
         self.frames = tuple(frame_from_json(entry) for entry in metadata["frames"])

@@ -9,6 +9,7 @@ little endian with stored = HU + 1024 (Rescale Intercept -1024, Rescale Type HU)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def make_ct_series(
 def phantom(size: int, z: float, noise: float = 10.0, seed: int = 0) -> np.ndarray:
     """HU of one slice at relative height z (0..1): air around a body of fat and soft
     tissue, two lungs in the upper half of the volume, a spine and ribs of bone."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    x, y = _grid(size)
     scale = 0.9 + 0.1 * np.sin(np.pi * z)
     hu = np.full((size, size), AIR, dtype=np.float32)
     hu[_ellipse(x, y, 0.44 * scale, 0.34 * scale)] = FAT
@@ -77,8 +78,15 @@ def phantom(size: int, z: float, noise: float = 10.0, seed: int = 0) -> np.ndarr
     ring = _ellipse(x, y, 0.37 * scale, 0.27 * scale) & ~_ellipse(x, y, 0.35 * scale, 0.25 * scale)
     hu[ring & (np.abs(x) > 0.1)] = BONE
     if noise:
-        hu += np.random.default_rng(seed).normal(0.0, noise, hu.shape).astype(np.float32)
+        hu += np.random.default_rng(seed).standard_normal(hu.shape, dtype=np.float32) * noise
     return np.rint(hu).astype(np.int16)
+
+
+@cache
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres as -0.5..0.5 in x and y (computed once per size)."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    return x, y
 
 
 def _ellipse(x: np.ndarray, y: np.ndarray, a: float, b: float) -> np.ndarray:
