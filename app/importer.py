@@ -12,6 +12,7 @@ from app.extensions import db
 from app.registry import register
 from samsyn.errors import SamsynError
 from tiles.discover import Failed, Found, Skipped, discover
+from tiles.radiology import SeriesFound
 
 Owner = tuple[str | None, str | None, str | None]
 
@@ -30,7 +31,7 @@ def import_paths(
                 yield _report(outcome, owner)
 
 
-def _report(outcome: Found | Skipped | Failed, owner: Owner) -> tuple[str, bool]:
+def _report(outcome: Found | SeriesFound | Skipped | Failed, owner: Owner) -> tuple[str, bool]:
     if isinstance(outcome, Failed):
         return f"failed {outcome.path}: {_one_line(outcome.reason)}", False
     if isinstance(outcome, Skipped):
@@ -43,7 +44,9 @@ def _report(outcome: Found | Skipped | Failed, owner: Owner) -> tuple[str, bool]
         return f"failed {outcome.paths[0]}: {error.message}", False
     where = outcome.paths[0] if len(outcome.paths) == 1 else _folder(outcome.paths)
     note = "" if new else " (already registered)"
-    return f"imported {image.id} {image.kind} {where}{note}", True
+    warnings = getattr(outcome, "warnings", ())
+    warned = f" (warnings: {'; '.join(warnings)})" if warnings else ""
+    return f"imported {image.id} {image.kind} {where}{note}{warned}", True
 
 
 def _folder(paths: tuple[str, ...]) -> str:

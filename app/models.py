@@ -66,6 +66,9 @@ class Image(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    modality: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Everything a radiology series is rendered from, read once at import: loaded on demand.
+    series_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -19,6 +19,7 @@ from app.models import Image
 from samsyn.errors import NotFound
 from tiles import Source, open_source
 from tiles.discover import Found
+from tiles.radiology import SeriesFound
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,15 @@ def source_key(paths: tuple[str, ...]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def register(database: Database, found: Found) -> tuple[Image, bool]:
+def register(database: Database, found: Found | SeriesFound) -> tuple[Image, bool]:
     """Record a found image; returns the row and whether it is new."""
     key = source_key(found.paths)
     with database.session() as session:
         existing = session.scalar(select(Image).where(Image.source_key == key))
         if existing is not None:
             return existing, False
-        image = Image(source_key=key, **_columns(found))
+        columns = _columns(found) if isinstance(found, Found) else _series_columns(found)
+        image = Image(source_key=key, **columns)
         session.add(image)
         session.flush()
         return image, True
@@ -73,6 +75,53 @@ def _columns(found: Found) -> dict[str, Any]:
         "associated": list(info.associated),
         "size_bytes": sum(os.path.getsize(path) for path in found.paths),
         "properties": dict(info.properties),
+    }
+
+
+SERIES_SUMMARY = (
+    "modality",
+    "study_date",
+    "study_description",
+    "series_description",
+    "series_number",
+    "pixel_spacing_mm",
+    "slice_thickness_mm",
+    "spacing_between_slices_mm",
+    "unit",
+    "default_window",
+    "warnings",
+    "manufacturer",
+    "body_part_examined",
+)
+
+
+def _series_columns(found: SeriesFound) -> dict[str, Any]:
+    """A radiology series: one frame size, frames in display order, metadata kept whole."""
+    meta = {
+        **found.metadata,
+        "files": [
+            {**file, "path": os.path.realpath(file["path"])} for file in found.metadata["files"]
+        ],
+    }
+    rows, columns = int(meta["rows"]), int(meta["columns"])
+    return {
+        "name": found.name,
+        "kind": "series",
+        "format": "dicom",
+        "vendor": str(meta.get("manufacturer") or "dicom").strip().lower(),
+        "reader": "pydicom",
+        "files": [os.path.realpath(path) for path in found.paths],
+        "width": columns,
+        "height": rows,
+        "levels": [{"width": columns, "height": rows, "downsample": 1.0}],
+        "tile_width": min(columns, 512),
+        "tile_height": min(rows, 512),
+        "associated": [],
+        "size_bytes": sum(os.path.getsize(path) for path in found.paths),
+        "frames": int(meta["number_of_frames"]),
+        "modality": str(meta.get("modality") or "")[:16] or None,
+        "properties": {name: meta.get(name) for name in SERIES_SUMMARY},
+        "series_meta": meta,
     }
 
 

@@ -1,8 +1,10 @@
 """Finding the images in files and folders given to `samsyn import`.
 
-A folder is walked recursively. DICOM files are grouped by series, so all instances of
-one whole-slide image become one image; other files are recognised by their content.
-Every file ends up in exactly one outcome: found, skipped (not an image) or failed.
+A folder is walked recursively. DICOM files are grouped by series: all instances of one
+whole-slide image become one slide, and radiology objects (CT, MR, US, ...) go to
+`tiles.radiology.discover_series`, which groups and orders them into series. Other files
+are recognised by their content. Every file ends up in exactly one outcome: found,
+skipped (not an image) or failed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import pydicom
 
 from samsyn.errors import SamsynError
 from tiles.pyramid import Rect
+from tiles.radiology import Failed as RadiologyFailed
+from tiles.radiology import SeriesFound, discover_series
+from tiles.radiology.instance import looks_like_dicom
 from tiles.sources import open_source, sniff
 from tiles.sources.base import SlideInfo
 
@@ -66,7 +71,7 @@ class Failed:
     reason: str
 
 
-Outcome = Found | Skipped | Failed
+Outcome = Found | SeriesFound | Skipped | Failed
 
 
 def discover(path: str) -> Iterator[Outcome]:
@@ -94,34 +99,47 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def _classify(files: list[Path], explicit: bool) -> Iterator[Outcome]:
-    dicom_series: dict[str, list[str]] = defaultdict(list)
+    slide_series: dict[str, list[str]] = defaultdict(list)
+    radiology: list[str] = []
     for file in files:
         family = sniff(str(file))
-        if family == "dicom":
-            outcome = _dicom_series_key(file, dicom_series)
-            if outcome is not None:
-                yield outcome
+        if family == "dicom" and _is_whole_slide(file, slide_series):
+            continue
+        if family == "dicom" or (family is None and looks_like_dicom(str(file))):
+            radiology.append(str(file))
         elif family is not None or file.suffix.lower() in SLIDE_EXTENSIONS or explicit:
             yield _probe((str(file),), file.name)
         else:
             yield Skipped(str(file), "not an image file")
-    for paths in dicom_series.values():
+    for paths in slide_series.values():
         yield _probe(tuple(sorted(paths)), _dicom_name(paths))
+    if radiology:
+        yield from _radiology(radiology)
 
 
-def _dicom_series_key(file: Path, series: dict[str, list[str]]) -> Outcome | None:
-    """File a DICOM object under its series; non-slide DICOM is reported as skipped."""
+def _is_whole_slide(file: Path, series: dict[str, list[str]]) -> bool:
+    """File a whole-slide DICOM instance under its series; False for every other object."""
     try:
-        header = pydicom.dcmread(file, stop_before_pixels=True)
-        sop_class = str(header.SOPClassUID)
-        uid = str(header.SeriesInstanceUID)
-    except Exception as error:
-        return Failed(str(file), f"damaged DICOM header: {error}")
-    if sop_class != WSI_SOP_CLASS:
-        modality = header.get("Modality", "unknown")
-        return Skipped(str(file), f"DICOM {modality} object, not a whole-slide image")
-    series[uid].append(str(file))
-    return None
+        header = pydicom.dcmread(
+            file, stop_before_pixels=True, specific_tags=["SOPClassUID", "SeriesInstanceUID"]
+        )
+        if str(header.SOPClassUID) != WSI_SOP_CLASS:
+            return False
+        series[str(header.SeriesInstanceUID)].append(str(file))
+    except Exception:
+        return False  # the radiology reader gives the reason a damaged file fails
+    return True
+
+
+def _radiology(files: list[str]) -> Iterator[Outcome]:
+    """Radiology series, with the radiology reader's skipped and failed files in our terms."""
+    for outcome in discover_series(files):
+        if isinstance(outcome, SeriesFound):
+            yield outcome
+        elif isinstance(outcome, RadiologyFailed):
+            yield Failed(outcome.path, outcome.reason)
+        else:
+            yield Skipped(outcome.path, outcome.reason)
 
 
 def _dicom_name(paths: list[str]) -> str:

@@ -114,6 +114,8 @@ def _size_of(spec: str, region_w: int, region_h: int, upscale: bool) -> tuple[in
     if confined:
         if w is None or h is None:
             raise BadRequest("!w,h needs both a width and a height")
+        if w == 0 or h == 0:
+            raise BadRequest("!w,h needs a width and a height above 0")
         scale = min(w / region_w, h / region_h)
         return max(round(region_w * scale), 1), max(round(region_h * scale), 1)
     if w is None and h is not None:

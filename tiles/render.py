@@ -26,6 +26,7 @@ class Encoding:
     quality: int = 80
     grey: bool = False
     bitonal: bool = False
+    subsampling: int = 2  # Pillow's code: 0 is 4:4:4 (full colour resolution), 2 is 4:2:0
 
     @property
     def media_type(self) -> str:
@@ -35,27 +36,43 @@ class Encoding:
 def region_at_size(source: Source, rect: Rect, width: int, height: int) -> np.ndarray:
     """The level-0 rectangle `rect` as a width x height RGB picture, read from the best level.
 
-    The coarsest stored level that still has at least the requested detail is read,
-    then shrunk; a region that would need too many source pixels is refused.
+    The coarsest stored level that still has at least the requested detail is read and
+    shrunk. Each axis keeps its own scale (scanners round level sizes unevenly), and the
+    fractional source window goes to the resampler as it is, so nothing shifts or stretches.
+    A region that would need too many source pixels is refused.
     """
-    levels = source.info.levels
-    index = best_level_for(levels, min(rect.width / width, rect.height / height))
-    downsample = levels[index].downsample
-    x0, y0 = math.floor(rect.x / downsample), math.floor(rect.y / downsample)
-    x1 = math.ceil((rect.x + rect.width) / downsample)
-    y1 = math.ceil((rect.y + rect.height) / downsample)
-    if (x1 - x0) * (y1 - y0) > MAX_SOURCE_PIXELS:
+    info = source.info
+    index = best_level_for(info.levels, min(rect.width / width, rect.height / height))
+    level = info.levels[index]
+    scale_x, scale_y = info.width / level.width, info.height / level.height
+    x0, y0 = rect.x / scale_x, rect.y / scale_y
+    x1 = min((rect.x + rect.width) / scale_x, level.width)
+    y1 = min((rect.y + rect.height) / scale_y, level.height)
+    window = Rect(
+        math.floor(x0),
+        math.floor(y0),
+        math.ceil(x1) - math.floor(x0),
+        math.ceil(y1) - math.floor(y0),
+    )
+    if window.width * window.height > MAX_SOURCE_PIXELS:
         raise TooLarge("this view needs more source pixels than one request may decode")
-    pixels = source.read_region(index, Rect(x0, y0, x1 - x0, y1 - y0))
-    return resize(pixels, width, height)
+    pixels = source.read_region(index, window)
+    box = (x0 - window.x, y0 - window.y, x1 - window.x, y1 - window.y)
+    return resize(pixels, width, height, box)
 
 
-def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize with a filter that neither aliases when shrinking nor blurs at 1:1."""
-    if pixels.shape[1] == width and pixels.shape[0] == height:
+def resize(
+    pixels: np.ndarray,
+    width: int,
+    height: int,
+    box: tuple[float, float, float, float] | None = None,
+) -> np.ndarray:
+    """Resize (the `box` part of) a picture with a filter that does not alias when shrinking."""
+    whole = box is None or box == (0, 0, pixels.shape[1], pixels.shape[0])
+    if whole and pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     image = Image.fromarray(pixels)
-    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0))
+    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS, box=box))
 
 
 def orient(pixels: np.ndarray, rotation: int, mirror: bool) -> np.ndarray:
@@ -78,6 +95,8 @@ def encode(pixels: np.ndarray, encoding: Encoding) -> bytes:
     options: dict[str, object] = {}
     if encoding.format in ("jpg", "jpeg", "webp"):
         options["quality"] = encoding.quality
+    if encoding.format in ("jpg", "jpeg") and not (encoding.grey or encoding.bitonal):
+        options["subsampling"] = encoding.subsampling
     image.save(buffer, _PIL_FORMATS[encoding.format], **options)
     return buffer.getvalue()
 

@@ -25,6 +25,7 @@ from tiles.render import Encoding, encode, orient, region_at_size, thumbnail
 from tiles.sources.base import Source
 
 Opener = Callable[[], Source]
+RENDERED_QUALITY = 97
 DZI_FORMATS = {"jpeg": "jpg", "jpg": "jpg", "png": "png"}
 
 
@@ -88,7 +89,7 @@ class TileService:
             data = source.stored_tile(stored.level, stored.col, stored.row)
             if data is not None:
                 return EncodedTile(data, "image/jpeg", _etag(key))
-        encoding = Encoding(DZI_FORMATS[fmt], 80)
+        encoding = Encoding(DZI_FORMATS[fmt], RENDERED_QUALITY, subsampling=0)
         return self._rendered(key, lambda: region_at_size(source, rect, width, height), encoding)
 
     @reader_errors_as_unreadable

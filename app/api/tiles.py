@@ -55,6 +55,7 @@ def iiif_info(image_id: str) -> Response:
 def iiif_image(
     image_id: str, region: str, size: str, rotation: str, quality: str, fmt: str
 ) -> Response:
+    authorize_image("render", image_id)
     opener = registry().opener(image_id)
     tile = tile_service().iiif_image(image_id, opener, region, size, rotation, quality, fmt)
     response = picture_response(tile)

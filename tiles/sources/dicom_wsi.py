@@ -8,6 +8,7 @@ on black, each channel in its own colour.
 from __future__ import annotations
 
 import numpy as np
+import pydicom
 from PIL import Image
 from wsidicom import WsiDicom
 
@@ -41,11 +42,12 @@ class DicomWsiSource(Source):
         if not self._wsi_levels:
             raise Unreadable("the DICOM series holds no pyramid levels")
         base = self._wsi_levels[0]
-        self._paths = [str(path) for path in base.optical_paths]
+        self._paths = sorted((str(path) for path in base.optical_paths), key=_identifier_order)
         self._monochrome = base.default_instance.image_data.photometric_interpretation.startswith(
             "MONOCHROME"
         )
         self._fluorescence = self._monochrome and len(self._paths) > 1
+        self._colours = channel_colours(self._paths, _path_descriptions(paths))
         self.info = self._describe()
 
     def __del__(self) -> None:
@@ -111,7 +113,7 @@ class DicomWsiSource(Source):
             ]
         except Exception as error:
             raise Unreadable(f"this region cannot be decoded: {error}") from error
-        return compose_channels(planes)
+        return compose_channels(planes, self._colours)
 
     def stored_tile(self, level: int, col: int, row: int) -> bytes | None:
         if self._fluorescence:
@@ -142,14 +144,65 @@ class DicomWsiSource(Source):
         raise NotFound(f"this slide has no {name} image")
 
 
-def compose_channels(planes: list[np.ndarray]) -> np.ndarray:
+NAMED_COLOURS = {
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.35, 1.0),
+    "cyan": (0.0, 1.0, 1.0),
+    "magenta": (1.0, 0.0, 1.0),
+    "yellow": (1.0, 1.0, 0.0),
+    "dapi": (0.0, 0.35, 1.0),
+}
+
+
+def channel_colours(
+    paths: list[str], descriptions: dict[str, str]
+) -> list[tuple[float, float, float]]:
+    """A display colour per channel: the one its description names, else a fixed palette.
+
+    Channels are kept in the order of their identifiers, so every process paints a tile
+    the same way.
+    """
+    colours = []
+    for index, path in enumerate(paths):
+        words = descriptions.get(path, "").lower().split()
+        named = next((NAMED_COLOURS[word] for word in words if word in NAMED_COLOURS), None)
+        colours.append(named or CHANNEL_COLOURS[index % len(CHANNEL_COLOURS)])
+    return colours
+
+
+def compose_channels(
+    planes: list[np.ndarray], colours: list[tuple[float, float, float]]
+) -> np.ndarray:
     """Grey channel planes added up in their display colours, clipped to 8 bits."""
     total = np.zeros((*planes[0].shape[:2], 3), dtype=np.float32)
-    for index, plane in enumerate(planes):
+    for plane, colour in zip(planes, colours, strict=True):
         grey = as_rgb8(plane)[:, :, 0].astype(np.float32)
-        colour = np.asarray(CHANNEL_COLOURS[index % len(CHANNEL_COLOURS)], dtype=np.float32)
-        total += grey[:, :, None] * colour
+        total += grey[:, :, None] * np.asarray(colour, dtype=np.float32)
     return np.clip(total, 0, 255).astype(np.uint8)
+
+
+def _identifier_order(identifier: str) -> tuple[int, str]:
+    return (int(identifier), "") if identifier.isdigit() else (1 << 30, identifier)
+
+
+def _path_descriptions(paths: list[str]) -> dict[str, str]:
+    """OpticalPathDescription by identifier, from the first instance that has them."""
+    for path in paths:
+        try:
+            header = pydicom.dcmread(
+                path, stop_before_pixels=True, specific_tags=["OpticalPathSequence"]
+            )
+        except Exception:  # a damaged instance: wsidicom has already said what it could read
+            continue
+        sequence = header.get("OpticalPathSequence") or []
+        found = {
+            str(item.get("OpticalPathIdentifier", "")): str(item.get("OpticalPathDescription", ""))
+            for item in sequence
+        }
+        if found:
+            return found
+    return {}
 
 
 def _manufacturer(slide: WsiDicom) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from samsyn.errors import TooLarge, Unreadable
 from tiles.pyramid import Level, Rect
@@ -49,10 +49,11 @@ def _decode_pyramid(path: str) -> list[np.ndarray]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise TooLarge(f"a photograph of {image.width} x {image.height} is too large")
-                pixels = as_rgb8(np.asarray(image.convert("RGB")))
+            with Image.open(path) as opened:
+                if opened.width * opened.height > MAX_PIXELS:
+                    raise TooLarge(f"a photograph of {opened.width} x {opened.height} is too large")
+                image = ImageOps.exif_transpose(opened)
+                pixels = _as_rgb(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:
         raise Unreadable(f"not a readable photograph: {error}") from error
     pyramid = [pixels]
@@ -60,6 +61,13 @@ def _decode_pyramid(path: str) -> list[np.ndarray]:
         smaller = Image.fromarray(pyramid[-1]).reduce(2)
         pyramid.append(np.asarray(smaller))
     return pyramid
+
+
+def _as_rgb(image: Image.Image) -> np.ndarray:
+    """8-bit RGB of any photograph; 16-bit grey is scaled, not clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return as_rgb8(np.asarray(image).astype(np.uint16), bits=16)
+    return as_rgb8(np.asarray(image.convert("RGB")))
 
 
 def _format_of(path: str) -> str:

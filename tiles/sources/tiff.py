@@ -84,6 +84,10 @@ class TiffSource(Source):
             ):
                 pixels = self._decode_chunk(page, row * cols + col)
                 if pixels is not None:
+                    # Edge chunks are padded to full size; the padding is not image.
+                    pixels = pixels[
+                        : page.imagelength - row * chunk_h, : page.imagewidth - col * chunk_w
+                    ]
                     paste(canvas, pixels, col * chunk_w - rect.x, row * chunk_h - rect.y)
         return canvas
 
@@ -93,6 +97,8 @@ class TiffSource(Source):
         if length == 0:
             return None
         data = os.pread(self._fd, length, page.dataoffsets[index])
+        if len(data) != length:
+            raise Unreadable("the file was truncated while open: a tile lies beyond its end")
         try:
             pixels = page.decode(
                 data, index, jpegtables=page.jpegtables, jpegheader=page.jpegheader
@@ -115,6 +121,8 @@ class TiffSource(Source):
         if length == 0:
             return None
         data = os.pread(self._fd, length, page.dataoffsets[index])
+        if len(data) != length:
+            raise Unreadable("the file was truncated while open: a tile lies beyond its end")
         return servable_jpeg(data, page.jpegtables, rgb=page.photometric == 2)
 
     def associated_image(self, name: str) -> Image.Image:
