@@ -10,7 +10,7 @@ from flask.sessions import SessionInterface
 
 from app import imaging
 from app.access import AccessControl
-from app.api import audit, cases, images, pages, session, tiles
+from app.api import audit, cases, images, pages, series, session, tiles
 from app.auth import Sessions, authenticate_request
 from app.config import load_config
 from app.epoch import PolicyEpoch
@@ -44,7 +44,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["samsyn_access"] = AccessControl(app)
     app.before_request(authenticate_request)
     socketio.init_app(app, message_queue=app.config["MESSAGE_QUEUE"], async_mode="threading")
-    for blueprint in (session.bp, images.bp, tiles.bp, cases.bp, audit.bp, pages.bp):
+    blueprints = (session.bp, images.bp, series.bp, tiles.bp, cases.bp, audit.bp, pages.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

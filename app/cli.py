@@ -120,12 +120,14 @@ def _user_add(a: argparse.Namespace) -> int:
     from app.directory import add_user
 
     password = sys.stdin.readline().rstrip("\n")
-    return _in_directory(
-        lambda s: (
-            f"user {add_user(s, a.username, a.org, a.role, password, a.unit, a.hsa_id, a.name, a.patient).id} "
-            f"{a.username} ({a.role})"
+
+    def add(session: Session) -> str:
+        user = add_user(
+            session, a.username, a.org, a.role, password, a.unit, a.hsa_id, a.name, a.patient
         )
-    )
+        return f"user {user.id} {a.username} ({a.role})"
+
+    return _in_directory(add)
 
 
 def _patient_add(a: argparse.Namespace) -> int:

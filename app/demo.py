@@ -19,6 +19,7 @@ from app.directory import add_org, add_patient, add_unit, add_user, attach, find
 from app.extensions import db
 from app.importer import import_paths
 from app.models import Block, Case, Image, Organisation, Share
+from tiles.radiology.synthetic import make_ct_series
 from tiles.synthetic import tissue, write_pyramid
 
 PASSWORD = "samsyn-demo"
@@ -109,6 +110,14 @@ CASES = (
         ("jpeg.dicom", "jpeg2000.dicom", "raw.dicom"),
     ),
 )
+# Every radiology series goes to this case: a CT referred for a second opinion.
+RADIOLOGY_CASE = (
+    "DT buk, second opinion",
+    "Region Kalmar län",
+    "Röntgenkliniken Kalmar",
+    "640823-3234",
+)
+SYNTHETIC_CT_SLICES = 120
 
 
 def load_demo(app: Flask, shared_data: str | None) -> None:
@@ -116,8 +125,9 @@ def load_demo(app: Flask, shared_data: str | None) -> None:
     folder = Path(app.config["DATA_DIR"]) / "demo"
     _make_slides(folder)
     paths = [str(folder)]
-    if shared_data and (Path(shared_data) / "wsi").is_dir():
-        paths.append(str(Path(shared_data) / "wsi"))
+    for part in ("wsi", "dicom"):
+        if shared_data and (Path(shared_data) / part).is_dir():
+            paths.append(str(Path(shared_data) / part))
     for line, _ok in import_paths(app, paths):
         print(line, flush=True)
     with app.app_context(), db.session() as session:
@@ -131,6 +141,12 @@ def load_demo(app: Flask, shared_data: str | None) -> None:
 
 def _make_slides(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    ct = folder / "synthetic-ct"
+    if not ct.exists():
+        print(f"making demo CT series ({SYNTHETIC_CT_SLICES} slices)", flush=True)
+        partial = folder / "synthetic-ct.partial"
+        make_ct_series(partial, slices=SYNTHETIC_CT_SLICES, patient_id="19640823-3234")
+        partial.rename(ct)
     for name, width, height, seed in SYNTHETIC_SLIDES:
         path = folder / name
         if not path.exists():
@@ -179,10 +195,18 @@ def _cases(session: Session) -> None:
         case = session.scalar(select(Case).where(Case.title == title))
         if case is not None:
             case.unit_id = find_unit(session, unit).id
+    title, org, unit, patient = RADIOLOGY_CASE
+    for image in images.values():
+        if image.kind == "series":
+            attach(session, image.id, org, patient, title)
+    radiology = session.scalar(select(Case).where(Case.title == title))
+    if radiology is not None:
+        radiology.unit_id = find_unit(session, unit).id
     until = now_utc() + timedelta(days=30)
     _share(session, "Kolonbiopsi, second opinion", until, org="Region Östergötland")
     _share(session, "Immunfluorescens", until, unit="Klinisk patologi Kalmar")
     _share(session, "Undervisning: benvävnad", until, org="Region Kalmar län", purpose="teaching")
+    _share(session, RADIOLOGY_CASE[0], until, org="Region Jönköpings län")
     jonkoping = find_org(session, "Region Jönköpings län")
     lymph = session.scalar(select(Case).where(Case.title == "Lymfkörtel"))
     if lymph is not None and lymph.patient_id:

@@ -52,7 +52,8 @@ def reviewer_orgs(principal: Principal) -> set[str]:
 
 
 def scoped(orgs: set[str]) -> Select[Any]:
-    """Entries of the reviewer's organisations: their staff's accesses and accesses to their patients."""
+    """Entries of the reviewer's organisations: their staff's accesses, and accesses to
+    their patients."""
     own_patients = select(Patient.id).where(Patient.org_id.in_(orgs))
     return select(AccessEntry).where(
         or_(AccessEntry.org_id.in_(orgs), AccessEntry.patient_id.in_(own_patients))

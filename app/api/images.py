@@ -6,15 +6,45 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.access import authorize_image, visible_images
 from app.auth import current_principal
 from app.extensions import db
 from app.imaging import picture_response, registry, tile_service
-from app.models import Image
+from app.models import Image, Patient
 from samsyn.errors import NotFound
+from tiles.radiology import WINDOW_PRESETS
 
 bp = Blueprint("images", __name__, url_prefix="/api/images")
+MASKED = "Skyddad identitet"
+SERIES_FIELDS = (
+    "patient_name",
+    "patient_id",
+    "personnummer",
+    "patient_birth_date",
+    "patient_sex",
+    "study_date",
+    "study_description",
+    "series_description",
+    "series_number",
+    "accession_number",
+    "body_part_examined",
+    "manufacturer",
+    "modality",
+    "rows",
+    "columns",
+    "number_of_frames",
+    "pixel_spacing_mm",
+    "slice_thickness_mm",
+    "spacing_between_slices_mm",
+    "measured_spacing_mm",
+    "orientation",
+    "photometric_interpretation",
+    "unit",
+    "default_window",
+    "warnings",
+)
 ASSOCIATED = ("thumbnail", "label", "macro")
 
 
@@ -32,7 +62,10 @@ def describe(image: Image) -> dict[str, Any]:
         "levels": image.levels,
         "tile_size": [image.tile_width, image.tile_height],
         "mpp": mpp,
-        "pixel_spacing_mm": None,
+        "pixel_spacing_mm": (image.properties or {}).get("pixel_spacing_mm")
+        if image.kind == "series"
+        else None,
+        "modality": image.modality,
         "objective_power": image.objective_power,
         "frames": image.frames,
         "associated": sorted({"thumbnail", *image.associated}, key=ASSOCIATED.index),
@@ -54,12 +87,51 @@ def list_images() -> Response:
 
 @bp.get("/<image_id>")
 def show_image(image_id: str) -> Response:
-    authorize_image("view", image_id)
+    checked = authorize_image("view", image_id)
     with db.session() as session:
         image = session.get(Image, image_id)
         if image is None:
             raise NotFound("no such image")
-        return jsonify(describe(image))
+        described = describe(image)
+        if image.kind == "series":
+            protected = _protected(session, checked.case.patient_id)
+            described["series"] = series_details(image, checked.decision.purpose, protected)
+        return jsonify(described)
+
+
+def _protected(session: Session, patient_id: str | None) -> bool:
+    patient = session.get(Patient, patient_id) if patient_id else None
+    return bool(patient and patient.protected_identity)
+
+
+def series_details(image: Image, purpose: str, protected: bool) -> dict[str, Any]:
+    """What a radiologist's viewer overlays: patient, study, series, geometry, windows.
+
+    Teaching material carries no patient data; a protected identity shows no name.
+    """
+    meta = image.series_meta or {}
+    details: dict[str, Any] = {name: meta.get(name) for name in SERIES_FIELDS}
+    if purpose == "teaching":
+        details.update(
+            patient_name=None, patient_id=None, patient_birth_date=None, accession_number=None
+        )
+    elif protected:
+        details["patient_name"] = MASKED
+    details["presets"] = {
+        name: {"center": c, "width": w} for name, (c, w) in WINDOW_PRESETS.items()
+    }
+    details["frames"] = [_frame_overlay(frame) for frame in meta.get("frames", [])]
+    return details
+
+
+def _frame_overlay(frame: dict[str, Any]) -> dict[str, Any]:
+    windows = frame.get("windows") or []
+    return {
+        "position": frame.get("position"),
+        "location": frame.get("location"),
+        "window": [windows[0]["center"], windows[0]["width"]] if windows else None,
+        "unit": frame.get("unit", ""),
+    }
 
 
 @bp.get("/<image_id>/associated/<name>.<fmt>")

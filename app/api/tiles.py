@@ -5,8 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from app.access import authorize_image
-from app.imaging import picture_response, registry, tile_service
-from samsyn.errors import NotFound
+from app.imaging import frame_pictures, picture_response, registry, series_shelf, tile_service
+from samsyn.errors import BadRequest, NotFound
+from tiles.cache import EncodedTile
+from tiles.frames import parse_window, series_deep_zoom
+from tiles.render import Encoding
 
 bp = Blueprint("tiles", __name__)
 
@@ -14,7 +17,10 @@ bp = Blueprint("tiles", __name__)
 @bp.get("/dzi/<image_id>.dzi")
 def dzi_descriptor(image_id: str) -> Response:
     authorize_image("render", image_id)
-    zoom = tile_service().deep_zoom(image_id, registry().opener(image_id))
+    if registry().record(image_id).kind == "series":
+        zoom = series_deep_zoom(series_shelf().get(image_id))
+    else:
+        zoom = tile_service().deep_zoom(image_id, registry().opener(image_id))
     return Response(zoom.descriptor(), mimetype="application/xml")
 
 
@@ -23,8 +29,24 @@ def dzi_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Respons
     if fmt not in ("jpeg", "jpg", "png"):
         raise NotFound("Deep Zoom tiles are jpeg or png")
     authorize_image("render", image_id)
+    if registry().record(image_id).kind == "series":
+        return picture_response(_frame_tile(image_id, level, col, row, fmt))
     tile = tile_service().dzi_tile(image_id, registry().opener(image_id), level, col, row, fmt)
     return picture_response(tile)
+
+
+def _frame_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> EncodedTile:
+    """A Deep Zoom tile of one radiology frame: `?frame=k&window=center,width`."""
+    frame_text = request.args.get("frame", "0")
+    if not frame_text.isdigit():
+        raise BadRequest("frame is a whole number from 0")
+    series = series_shelf().get(image_id)
+    window = parse_window(request.args.get("window"))
+    encoding = Encoding("png" if fmt == "png" else "jpg", 92)
+    zoom = series_deep_zoom(series)
+    return frame_pictures().tile(
+        image_id, series, zoom, level, col, row, int(frame_text), window, encoding
+    )
 
 
 @bp.get("/iiif/3/<image_id>")

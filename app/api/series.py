@@ -1,0 +1,48 @@
+"""Radiology frames: rendered with the modality and VOI transforms, and values under the cursor."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.access import authorize_image
+from app.imaging import frame_pictures, picture_response, series_shelf
+from samsyn.errors import BadRequest
+from tiles.frames import parse_quality, parse_viewport, parse_window
+from tiles.render import Encoding
+
+bp = Blueprint("series", __name__, url_prefix="/api/images")
+
+
+def wants_png() -> bool:
+    """PNG when asked for by `format=png` or an Accept header that prefers it over JPEG."""
+    if request.args.get("format") in ("png", "jpg", "jpeg"):
+        return request.args["format"] == "png"
+    accept = request.accept_mimetypes
+    return accept.quality("image/png") > accept.quality("image/jpeg")
+
+
+@bp.get("/<image_id>/frames/<int:frame>/rendered")
+def rendered_frame(image_id: str, frame: int) -> Response:
+    """Frame k (0-based) windowed (`window=center,width`, else the file's own) and fitted
+    into `viewport=w,h`, as JPEG (`quality`) or PNG."""
+    authorize_image("render", image_id)
+    series = series_shelf().get(image_id)
+    window = parse_window(request.args.get("window"))
+    size = parse_viewport(request.args.get("viewport"), series.rows, series.columns)
+    quality = parse_quality(request.args.get("quality"))
+    encoding = Encoding("png" if wants_png() else "jpg", quality)
+    return picture_response(
+        frame_pictures().rendered(image_id, series, frame, window, size, encoding)
+    )
+
+
+@bp.get("/<image_id>/frames/<int:frame>/value")
+def frame_value(image_id: str, frame: int) -> Response:
+    """The modality value at image pixel (x, y): HU for CT."""
+    authorize_image("render", image_id)
+    try:
+        x, y = float(request.args["x"]), float(request.args["y"])
+    except (KeyError, ValueError) as error:
+        raise BadRequest("x and y are required numbers (image pixels)") from error
+    value, unit = series_shelf().get(image_id).value(frame, x, y)
+    return jsonify({"value": value, "unit": unit})
