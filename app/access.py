@@ -17,7 +17,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.audit import Access, TileFolder, append
+from app.audit import Access, TileFolder, append, append_in
 from app.auth import Principal, current_principal
 from app.extensions import db
 from app.models import Block, Case, Consent, EmergencyAccess, Image, Share
@@ -191,8 +191,19 @@ def describe_access(
     )
 
 
-def log(principal: Principal, checked: Checked, action: str, **detail: object) -> None:
-    append(db, [describe_access(principal, checked, action, **detail)])
+def log(
+    principal: Principal,
+    checked: Checked,
+    action: str,
+    session: Session | None = None,
+    **detail: object,
+) -> None:
+    """One access-log entry; inside `session` when the request has written in it already."""
+    entry = describe_access(principal, checked, action, **detail)
+    if session is None:
+        append(db, [entry])
+    else:
+        append_in(session, [entry])
 
 
 def refuse(checked: Checked) -> None:

@@ -95,21 +95,30 @@ def _canonical(value: Any) -> Any:
 
 
 def append(database: Database, accesses: list[Access]) -> None:
-    """Write entries at the end of the chain, in one transaction."""
+    """Write entries at the end of the chain, in a transaction of their own."""
     if not accesses:
         return
     with database.session() as session:
-        # Touching the head row first takes its lock, so appends from all processes queue here.
-        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
-        head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
-        seq, prev = head.seq, head.hash
-        for access in accesses:
-            seq += 1
-            values = {**access.__dict__, "seq": seq}
-            digest = entry_hash(values, prev)
-            session.add(AccessEntry(**values, prev_hash=prev, hash=digest))
-            prev = digest
-        head.seq, head.hash = seq, prev
+        append_in(session, accesses)
+
+
+def append_in(session: Session, accesses: list[Access]) -> None:
+    """Write entries at the end of the chain inside the caller's transaction.
+
+    For changes that must be logged atomically with what they record (an emergency
+    grant, a consent): both are committed together or not at all.
+    """
+    # Touching the head row first takes its lock, so appends from all processes queue here.
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
+    seq, prev = head.seq, head.hash
+    for access in accesses:
+        seq += 1
+        values = {**access.__dict__, "seq": seq}
+        digest = entry_hash(values, prev)
+        session.add(AccessEntry(**values, prev_hash=prev, hash=digest))
+        prev = digest
+    head.seq, head.hash = seq, prev
 
 
 @dataclass(frozen=True)

@@ -119,15 +119,22 @@ class Sessions:
         """Check the credentials and open a session; returns the principal and the cookie token."""
         if not isinstance(username, str) or not isinstance(password, str):
             raise Unauthenticated("username and password must be text")
-        if not username or len(username) > 64 or not password or len(password) > 1024:
+        if not (_storable(username, 64) and _storable(password, 1024)):
             raise Unauthenticated("wrong username or password")
         with db.session() as session:
             self._throttle(session, username, client)
             user = session.scalar(select(User).where(User.username == username))
-            if not _password_matches(user, password):
+            matches = _password_matches(user, password)
+            if not matches:
                 session.add(LoginFailure(username=username, client=client))
-                raise Unauthenticated("wrong username or password")
-            assert user is not None
+        if not matches or user is None:
+            raise Unauthenticated("wrong username or password")
+        return self._open(user, client)
+
+    def _open(self, user: User, client: str | None) -> tuple[Principal, str]:
+        """A new session for a user whose password was right; earlier failures forgotten."""
+        username = user.username
+        with db.session() as session:
             session.execute(delete(LoginFailure).where(LoginFailure.username == username))
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             session.add(
@@ -197,6 +204,18 @@ class Sessions:
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every time samsyn stores is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _storable(text: str, longest: int) -> bool:
+    """Non-empty text of at most `longest` characters, without control characters or
+    unpaired surrogates, so it can be compared and stored in any database."""
+    if not text or len(text) > longest or any(ord(char) < 32 or ord(char) == 127 for char in text):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _password_matches(user: User | None, password: str) -> bool:

@@ -153,6 +153,8 @@ def _as_role(
     actor: Actor, role: Role, action: str, case: CaseFacts, relations: Relations, now: datetime
 ) -> Decision:
     if role.role in ("admin",):
+        if _blocking(role, case, relations) is not None:
+            return Decision(False, "blocked", role=role, blocked=True)
         return _as_admin(role, action, case)
     if role.role in ("student", "teacher"):
         return _as_teaching(actor, role, action, case, relations, now)

@@ -15,7 +15,7 @@ from samsyn.errors import BadRequest
 
 PERSONNUMMER_SYSTEM = "http://electronichealth.se/identifier/personnummer"
 SAMORDNINGSNUMMER_SYSTEM = "http://electronichealth.se/identifier/samordningsnummer"
-_FORMS = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
+_FORMS = re.compile(r"^([0-9]{2})?([0-9]{6})([-+]?)([0-9]{4})$")
 
 
 @dataclass(frozen=True)

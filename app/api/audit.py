@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,7 +94,7 @@ def _patient(session: Any, key: str) -> Patient | None:
 
 def _time(value: str) -> datetime:
     try:
-        return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return aware(datetime.fromisoformat(value.replace("Z", "+00:00"))).astimezone(UTC)
     except ValueError as error:
         raise BadRequest(f"{value!r} is not an ISO 8601 time") from error
 
@@ -165,7 +165,7 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
 def _cell(value: Any) -> Any:
     """Values as CSV cells; text that a spreadsheet would run as a formula is quoted."""
     text = str(value) if value is not None else ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _log_review(principal: Principal, fmt: str, count: int) -> None:

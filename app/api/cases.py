@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import (
     Checked,
+    access_control,
     authorize_case,
     aware,
     log,
@@ -18,6 +19,7 @@ from app.access import (
     refuse,
     visible,
 )
+from app.api import json_object
 from app.auth import Principal, current_principal
 from app.extensions import db
 from app.models import (
@@ -42,10 +44,7 @@ MASKED = "Skyddad identitet"
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("send a JSON object")
-    return data
+    return json_object()
 
 
 def text(data: dict[str, Any], name: str, limit: int = 255, required: bool = True) -> str | None:
@@ -162,7 +161,8 @@ def create_case() -> tuple[Response, int]:
         session.flush()
         for image in images:
             image.case_id = case.id  # type: ignore[union-attr]
-        case, checked = authorize_case(session, "edit", case.id)
+        checked = access_control().check_case(session, principal, "edit", case)
+        log(principal, checked, "edit", session=session)
         return jsonify(case_json(session, case, checked.decision)), 201
 
 
@@ -291,8 +291,6 @@ def patient_checked(
     session: Session, principal: Principal, patient: Patient, action: str
 ) -> Checked:
     """A decision on a patient as a whole: allowed when any of their cases is, else refused."""
-    from app.access import access_control
-
     cases = session.scalars(select(Case).where(Case.patient_id == patient.id)).all()
     refusals = []
     for case in cases:
@@ -322,14 +320,12 @@ def show_patient(patient_key: str) -> Response:
         hidden = _has_hidden_blocked_data(session, principal, patient)
         if not checked.decision.allowed:
             if hidden:
-                return jsonify({"id": patient.id, "blocked_information": True})
+                return jsonify({"blocked_information": True})
             refuse(checked)
         return jsonify({**(patient_json(patient) or {}), "blocked_information": hidden})
 
 
 def _has_hidden_blocked_data(session: Session, principal: Principal, patient: Patient) -> bool:
-    from app.access import access_control
-
     cases = session.scalars(select(Case).where(Case.patient_id == patient.id)).all()
     return any(
         access_control().check_case(session, principal, "view", c).decision.blocked for c in cases
@@ -365,6 +361,7 @@ def emergency_access(patient_key: str) -> tuple[Response, int]:
             principal,
             Checked(decision, facts, f"patient:{patient.id}"),
             "emergency_access",
+            session=session,
             reason=reason,
         )
         result = {"id": grant.id, "patient": patient.id, "reason": reason, "until": _iso(until)}
@@ -402,6 +399,7 @@ def create_block(patient_key: str) -> tuple[Response, int]:
                 f"patient:{patient.id}",
             ),
             "block",
+            session=session,
         )
         result = {"id": block.id, "patient": patient.id, "org_id": block.org_id, "unit_id": unit_id}
     current_app.extensions["samsyn_epoch"].bump()
@@ -443,6 +441,7 @@ def create_consent(patient_key: str) -> tuple[Response, int]:
                 f"patient:{patient.id}",
             ),
             "consent",
+            session=session,
             reason=reason,
         )
         result = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from app.api import json_object
 from app.auth import COOKIE, Sessions, current_principal
-from samsyn.errors import BadRequest
 
 bp = Blueprint("session", __name__, url_prefix="/api")
 
@@ -16,9 +16,7 @@ def sessions() -> Sessions:
 
 @bp.post("/session")
 def login() -> Response:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest('send JSON: {"username": ..., "password": ...}')
+    body = json_object('send JSON: {"username": ..., "password": ...}')
     principal, token = sessions().login(
         body.get("username"), body.get("password"), request.remote_addr
     )
