@@ -182,12 +182,14 @@ def _as_teaching(
     if case.purpose != "teaching":
         return Decision(False, "teaching_material_only", role=role)
     allowed_actions = TEACHER_ACTIONS if role.role == "teacher" else READ_ACTIONS
-    basis = "own_org" if case.org_id == role.org_id else _share_basis(actor, role, relations, now)
-    if basis is None:
+    share = None if case.org_id == role.org_id else _active_share(actor, role, relations, now)
+    if case.org_id != role.org_id and share is None:
         return Decision(False, "no_relation", role=role)
     if action not in allowed_actions:
         return Decision(False, "not_for_this_role", role=role, visible=True)
-    return Decision(True, "teaching", purpose="teaching", role=role, basis=basis)
+    basis = f"share:{share.id}" if share else "own_org"
+    until = share.until if share else None
+    return Decision(True, "teaching", purpose="teaching", role=role, basis=basis, until=until)
 
 
 def _as_carer(
@@ -257,11 +259,6 @@ def _active_share(
         if addressed and share.until > now:
             return share
     return None
-
-
-def _share_basis(actor: Actor, role: Role, relations: Relations, now: datetime) -> str | None:
-    share = _active_share(actor, role, relations, now)
-    return f"share:{share.id}" if share else None
 
 
 def _consent(actor: Actor, role: Role, relations: Relations, now: datetime) -> GrantFacts | None:

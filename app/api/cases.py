@@ -182,8 +182,16 @@ def list_cases() -> Response:
 @bp.get("/cases/<case_id>")
 def show_case(case_id: str) -> Response:
     with db.session() as session:
-        case, checked = authorize_case(session, "view", case_id)
+        case, checked = authorize_case(session, reading(current_principal()), case_id)
         return jsonify(case_json(session, case, checked.decision))
+
+
+def reading(principal: Principal) -> str:
+    """The action a look at a case is: viewing for care and teaching roles, managing for
+    an administrator (who handles shares but never sees images)."""
+    if principal.has_role("admin") and not principal.has_role(*CARE_ROLES, "teacher", "student"):
+        return "manage"
+    return "view"
 
 
 def share_json(session: Session, share: Share) -> dict[str, Any]:
@@ -264,7 +272,7 @@ def create_share(case_id: str) -> tuple[Response, int]:
 @bp.get("/cases/<case_id>/shares")
 def list_shares(case_id: str) -> Response:
     with db.session() as session:
-        case, _checked = authorize_case(session, "share", case_id)
+        case, _checked = authorize_case(session, reading(current_principal()), case_id)
         shares = session.scalars(
             select(Share).where(Share.case_id == case.id).order_by(Share.created)
         )
@@ -344,7 +352,8 @@ def emergency_access(patient_key: str) -> tuple[Response, int]:
     with db.session() as session:
         patient = find_patient(session, patient_key)
         if patient is None:
-            raise NotFound("no such patient")
+            _log_unknown_emergency(principal, patient_key, reason)
+            raise NotFound("no such resource, or you may not see it")
         until = now_utc() + timedelta(hours=current_app.config["EMERGENCY_HOURS"])
         grant = EmergencyAccess(
             user_id=principal.user_id, patient_id=patient.id, reason=reason, until=until
@@ -367,6 +376,15 @@ def emergency_access(patient_key: str) -> tuple[Response, int]:
         result = {"id": grant.id, "patient": patient.id, "reason": reason, "until": _iso(until)}
     current_app.extensions["samsyn_epoch"].bump()
     return jsonify(result), 201
+
+
+def _log_unknown_emergency(principal: Principal, patient_key: str, reason: str) -> None:
+    """An emergency request for a number samsyn does not hold is logged and flagged too:
+    asking is itself worth a log reviewer's look."""
+    role = next(m.role for m in principal.memberships if m.role.role in CARE_ROLES)
+    refusal = Decision(False, "unknown_patient", purpose="emergency", role=role, flagged=True)
+    checked = Checked(refusal, CaseFacts(None, None, None, None), "patient:unknown")
+    log(principal, checked, "emergency_access", asked_for=patient_key[:32], reason=reason)
 
 
 @bp.post("/patients/<patient_key>/blocks")

@@ -77,11 +77,11 @@ function showError(error) {
 }
 
 async function load() {
+  showSignedInUser();
   status.textContent = "Loading images…";
   status.className = "loading-images";
   try {
     showImages(await getJson("/api/images"));
-    showSignedInUser();
   } catch (error) {
     if (error.status !== 401) return showError(error);
     status.textContent = "";

@@ -7,6 +7,7 @@ and `live_login` ({"username", "password"} of a pathologist who may see both).
 
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +70,117 @@ def open_viewer(page: Any) -> Callable[[str], dict[str, Any]]:
         return page.evaluate("samsyn.image")
 
     return open_
+
+
+# People and patients beyond the pathologist `tester`, for the cases and access-log pages.
+
+SECOND_ORG = "Andraregionen"
+SECOND_UNIT = "Andra patologi"
+PEOPLE_PASSWORD = "another horse battery"
+BLOCKED_PATIENT = "880320-0016"  # a spärr set by the test organisation
+PROTECTED_PATIENT = "811228-9874"  # skyddad identitet
+PROTECTED_NAME = "Hemlig Hemligsson"
+BLOCKED_NAME = "Spärr Spärrsson"
+
+
+@pytest.fixture(scope="session")
+def people(live_data: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Users added to the live server's database: a log reviewer and a patient (640823-3234)
+    of the test organisation, a pathologist and a clinician of a second organisation; and two
+    more patients of the test organisation with a case each: one protected identity, one
+    with a spärr. Keys: reviewer, patient, other_pathologist, other_clinician."""
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.directory import add_org, add_patient, add_unit, add_user
+    from app.extensions import db
+    from app.models import Block, Case, Organisation
+    from tests.conftest import TEST_ORG, TEST_PATIENT
+
+    data_dir, _images = live_data
+    application = create_app(
+        {"DATA_DIR": data_dir, "DATABASE_URL": f"sqlite:///{data_dir / 'samsyn.db'}"}
+    )
+    users = {
+        "reviewer": ("granskare", TEST_ORG, "log_reviewer", None, "Greta Granskare", None),
+        "patient": ("testpatient", TEST_ORG, "patient", None, "Test Testsson", TEST_PATIENT),
+        "other_pathologist": (
+            "andra.patolog",
+            SECOND_ORG,
+            "pathologist",
+            SECOND_UNIT,
+            "Olof Andersson",
+            None,
+        ),
+        "other_clinician": (
+            "andra.kliniker",
+            SECOND_ORG,
+            "clinician",
+            SECOND_UNIT,
+            "Karl Klinik",
+            None,
+        ),
+    }
+    with db.session() as session:
+        add_org(session, SECOND_ORG, "SE0000000002", "region")
+        add_unit(session, SECOND_UNIT, SECOND_ORG, "SE0000000002-P1")
+        for username, org, role, unit, name, patient in users.values():
+            add_user(
+                session,
+                username,
+                org,
+                role,
+                PEOPLE_PASSWORD,
+                unit,
+                hsa_id=f"SE000000000{1 if org == TEST_ORG else 2}-{username}",
+                name=name,
+                patient=patient,
+            )
+        protected = add_patient(
+            session, PROTECTED_PATIENT, PROTECTED_NAME, TEST_ORG, protected=True
+        )
+        blocked = add_patient(session, BLOCKED_PATIENT, BLOCKED_NAME, TEST_ORG)
+        org = session.scalar(select(Organisation).where(Organisation.name == TEST_ORG))
+        assert org is not None
+        session.add(
+            Case(title="Skyddat fall", patient_id=protected.id, org_id=org.id, purpose="care")
+        )
+        session.add(
+            Case(title="Spärrat fall", patient_id=blocked.id, org_id=org.id, purpose="care")
+        )
+        session.add(Block(patient_id=blocked.id, org_id=org.id, reason="patientens begäran"))
+    application.extensions["samsyn_epoch"].bump()
+    return {
+        key: {"username": value[0], "password": PEOPLE_PASSWORD} for key, value in users.items()
+    }
+
+
+@pytest.fixture
+def page_as(chromium: Any, app_url: str) -> Iterator[Callable[[dict[str, str]], Any]]:
+    """Opens a signed-in tab for given credentials; each in its own browser context. Fails the
+    test on any uncaught JavaScript error in any of them."""
+    contexts: list[Any] = []
+    errors: list[Exception] = []
+
+    def open_(credentials: dict[str, str]) -> Any:
+        context = chromium.new_context(
+            base_url=app_url, viewport=VIEWPORT, timezone_id="Europe/Stockholm"
+        )
+        contexts.append(context)
+        response = context.request.post("/api/session", data=credentials)
+        assert response.ok, f"sign-in failed: {response.status} {response.text()}"
+        tab = context.new_page()
+        tab.on("pageerror", lambda error: errors.append(error))
+        return tab
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(tab: Any, name: str) -> None:
+    """A full-page PNG under /tmp/samsyn-screenshots for a human to look at."""
+    folder = Path("/tmp/samsyn-screenshots")
+    folder.mkdir(exist_ok=True)
+    tab.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -1,0 +1,142 @@
+// The top navigation shared by every page: where this user may go, who is signed in, sign out.
+// Links follow the user's roles; the server still decides every request.
+import { getJson, send } from "./api.js";
+import { element, link } from "./dom.js";
+import { forgetGrants, showEmergencyBanner } from "./emergency.js";
+
+export const CARE_ROLES = ["pathologist", "radiologist", "clinician"];
+
+const ROLE_NAMES = {
+  pathologist: "Pathologist",
+  radiologist: "Radiologist",
+  clinician: "Clinician",
+  admin: "Administrator",
+  log_reviewer: "Log reviewer",
+  teacher: "Teacher",
+  student: "Student",
+  patient: "Patient",
+};
+
+/** Which roles open which parts of samsyn. */
+const SECTIONS = [
+  { key: "images", label: "Images", href: "/", roles: [...CARE_ROLES, "teacher", "student", "patient"] },
+  { key: "cases", label: "Cases", href: "/cases", roles: [...CARE_ROLES, "admin", "teacher", "student", "patient"] },
+  { key: "audit", label: "Access log", href: "/audit", roles: ["log_reviewer"] },
+  { key: "my-log", label: "My access log", href: "/my/access-log", roles: ["patient"] },
+];
+
+let session = null;
+
+/** GET /api/me once per page: {user, csrf_token}; rejects with ApiError (401 without a session). */
+export function signedIn() {
+  session ??= getJson("/api/me").catch((error) => {
+    session = null;
+    throw error;
+  });
+  return session;
+}
+
+export function roleName(role) {
+  return ROLE_NAMES[role] ?? role;
+}
+
+export function hasRole(user, ...roles) {
+  return (user.roles ?? []).some((membership) => roles.includes(membership.role));
+}
+
+export function may(user, sectionKey) {
+  const section = SECTIONS.find((candidate) => candidate.key === sectionKey);
+  return Boolean(section && hasRole(user, ...section.roles));
+}
+
+function currentSection() {
+  const path = location.pathname;
+  if (path === "/" || path.startsWith("/viewer/")) return "images";
+  if (path.startsWith("/cases")) return "cases";
+  if (path.startsWith("/audit")) return "audit";
+  if (path.startsWith("/my/access-log")) return "my-log";
+  return null;
+}
+
+function navLinks(user) {
+  const here = currentSection();
+  return SECTIONS.filter((section) => hasRole(user, ...section.roles)).map((section) => {
+    const anchor = link(section.label, section.href, "nav-link");
+    anchor.dataset.testid = `nav-${section.key}`;
+    if (section.key === here) anchor.setAttribute("aria-current", "page");
+    return anchor;
+  });
+}
+
+function placeOf(membership) {
+  return [membership.unit, membership.org].filter(Boolean).join(", ");
+}
+
+function identity(user) {
+  const roles = user.roles ?? [];
+  const first = roles[0];
+  const box = element("div", "identity");
+  box.dataset.testid = "signed-in-user";
+  const roleText = [...new Set(roles.map((m) => roleName(m.role)))].join(", ");
+  box.append(element("span", "identity-name", user.name));
+  const where = first ? placeOf(first) : "";
+  box.append(element("span", "identity-role", [roleText, where].filter(Boolean).join(" · ")));
+  box.title = [
+    `${user.name} (${user.username})${user.hsa_id ? `, HSA-id ${user.hsa_id}` : ""}`,
+    ...roles.map((m) => `${roleName(m.role)}: ${placeOf(m)}`),
+  ].join("\n");
+  return box;
+}
+
+function signOutButton(csrfToken) {
+  const button = Object.assign(element("button", "sign-out", "Sign out"), { type: "button" });
+  button.dataset.testid = "sign-out";
+  button.addEventListener("click", async () => {
+    try {
+      await send("DELETE", "/api/session", undefined, csrfToken);
+    } catch (error) {
+      if (error.status !== 401) return alert(`Signing out failed: ${error.message}`);
+    }
+    forgetGrants();
+    location.assign("/login");
+  });
+  return button;
+}
+
+function navSlot() {
+  let nav = document.querySelector("#nav");
+  if (!nav) {
+    nav = element("nav", "nav");
+    nav.id = "nav";
+    document.querySelector(".topbar .brand")?.after(nav);
+  }
+  nav.setAttribute("aria-label", "samsyn");
+  return nav;
+}
+
+/** The first part of samsyn this user may use: where "samsyn" in the top bar leads. */
+function homeOf(user) {
+  return SECTIONS.find((section) => hasRole(user, ...section.roles))?.href ?? "/";
+}
+
+/** Fills the top bar; quietly does nothing without a session (the page asks to sign in).
+ * Someone whose roles open no images (a log reviewer, an administrator) is taken from the
+ * image list to their own part of samsyn. */
+export async function showNavigation() {
+  let me;
+  try {
+    me = await signedIn();
+  } catch {
+    return null;
+  }
+  const home = homeOf(me.user);
+  if (location.pathname === "/" && home !== "/") {
+    location.replace(home);
+    return me;
+  }
+  document.querySelector(".topbar a.brand")?.setAttribute("href", home);
+  navSlot().replaceChildren(...navLinks(me.user));
+  document.querySelector("#user")?.replaceChildren(identity(me.user), signOutButton(me.csrf_token));
+  showEmergencyBanner(me.user.id);
+  return me;
+}
