@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session
 from app.access import authorize_image, visible_images
 from app.auth import current_principal
 from app.extensions import db
-from app.imaging import picture_response, registry, tile_service
+from app.imaging import frame_pictures, picture_response, registry, series_shelf, tile_service
 from app.models import Image, Patient
 from samsyn.errors import NotFound
+from tiles.cache import EncodedTile
+from tiles.frames import parse_viewport
 from tiles.radiology import WINDOW_PRESETS
+from tiles.render import Encoding
 
 bp = Blueprint("images", __name__, url_prefix="/api/images")
 MASKED = "Skyddad identitet"
@@ -145,5 +148,17 @@ def associated_image(image_id: str, name: str, fmt: str) -> Response:
     checked = authorize_image("render" if name == "thumbnail" else "view", image_id)
     if name != "thumbnail" and checked.decision.purpose == "teaching":
         raise NotFound("label and macro images are not part of teaching material")
+    if registry().record(image_id).kind == "series":
+        return picture_response(_series_thumbnail(image_id, name, fmt))
     opener = registry().opener(image_id)
     return picture_response(tile_service().associated(image_id, opener, name, fmt))
+
+
+def _series_thumbnail(image_id: str, name: str, fmt: str) -> EncodedTile:
+    """A series' thumbnail is its middle frame in the file's own window; it has no label."""
+    if name != "thumbnail":
+        raise NotFound(f"a radiology series has no {name} image")
+    series = series_shelf().get(image_id)
+    size = parse_viewport("512,512", series.rows, series.columns)
+    encoding = Encoding("png" if fmt == "png" else "jpg", 90)
+    return frame_pictures().rendered(image_id, series, len(series) // 2, None, size, encoding)
