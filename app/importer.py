@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.directory import attach
+from app.directory import attach, find_org, find_patient_by_number
 from app.extensions import db
 from app.registry import register
 from samsyn.errors import SamsynError
@@ -26,9 +26,27 @@ def import_paths(
     the images; with a case title they go into that case (a teaching case without a patient).
     """
     with app.app_context():
+        problem = _owner_problem(owner)
+        if problem is not None:
+            yield f"failed {' '.join(paths)}: {problem}", False
+            return
         for path in paths:
             for outcome in discover(path):
                 yield _report(outcome, owner)
+
+
+def _owner_problem(owner: Owner) -> str | None:
+    """Why the organisation, patient or case named for an import cannot be used, if so."""
+    org, patient, _case = owner
+    try:
+        with db.session() as session:
+            if org is not None:
+                find_org(session, org)
+            if patient is not None:
+                find_patient_by_number(session, patient)
+    except SamsynError as error:
+        return error.message
+    return None
 
 
 def _report(outcome: Found | SeriesFound | Skipped | Failed, owner: Owner) -> tuple[str, bool]:

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [tiles|memory] [--quick] [--client wrk|asyncio]`: run the benchmarks.
+"""`python -m benchmarks [tiles|memory|radiology] [--quick] [--client wrk|asyncio]`: benchmarks.
 
 Without a part it runs all of them. `--quick` uses a smaller slide and shorter runs, to
 check the harness in about a minute; its figures are not the ones to report.
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from benchmarks import memory, tile_throughput
+from benchmarks import memory, radiology, tile_throughput
 from benchmarks.load_generators import load_generator
 from benchmarks.processes import BenchmarkError
 from benchmarks.report import command, machine
 
-PARTS = ("tiles", "memory")
+PARTS = ("tiles", "memory", "radiology")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +51,10 @@ def _run_part(part: str, arguments: argparse.Namespace, workdir: Path) -> str:
         settings = tile_throughput.QUICK if arguments.quick else tile_throughput.FULL
         generator = load_generator(arguments.client)
         return tile_throughput.format_report(tile_throughput.run(settings, generator, workdir))
+    if part == "radiology":
+        radiology_settings = radiology.QUICK if arguments.quick else radiology.FULL
+        generator = load_generator(arguments.client)
+        return radiology.format_report(radiology.run(radiology_settings, generator, workdir))
     settings_memory = memory.QUICK if arguments.quick else memory.FULL
     return memory.format_report(memory.run(settings_memory, workdir))
 
@@ -66,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--client",
         choices=("wrk", "asyncio"),
-        help="load generator for the tile benchmark (default: wrk when installed, else asyncio)",
+        help="load generator of the tile and radiology benchmarks (default: wrk if installed)",
     )
     return parser
 

@@ -4,6 +4,7 @@ of a frame, windowed, encoded and cached like slide tiles."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -49,13 +50,13 @@ def parse_viewport(text: str | None, rows: int, columns: int) -> tuple[int, int]
 def parse_quality(text: str | None) -> int:
     if text is None or text == "":
         return 90
-    if not text.isdigit() or not 1 <= int(text) <= 100:
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= 100:
         raise BadRequest("quality is a whole number from 1 to 100")
     return int(text)
 
 
 def _window_key(window: Window | None) -> str:
-    return "file" if window is None else f"{window[0]:g},{window[1]:g}"
+    return "file" if window is None else f"{window[0]!r},{window[1]!r}"
 
 
 class FramePictures:
@@ -77,7 +78,7 @@ class FramePictures:
         key = f"{image_id}/frame/{k}/{_window_key(window)}/{size[0]}x{size[1]}/{encoding}"
 
         def pixels() -> np.ndarray:
-            return resize(_rgb(series.render(k, window)), *size)
+            return resize(series.render(k, window), *size)
 
         return self._cached(key, pixels, encoding)
 
@@ -98,7 +99,7 @@ class FramePictures:
         key = f"{image_id}/frame/{k}/{_window_key(window)}/dzi/{level}/{col}_{row}/{encoding}"
 
         def pixels() -> np.ndarray:
-            return resize(_crop(_rgb(series.render(k, window)), rect), width, height)
+            return resize(_crop(series.render(k, window), rect), width, height)
 
         return self._cached(key, pixels, encoding)
 
@@ -112,10 +113,6 @@ class FramePictures:
         tile = EncodedTile(encode(picture, encoding), encoding.media_type, _etag(key))
         self.tiles.put(key, tile)
         return tile
-
-
-def _rgb(picture: np.ndarray) -> np.ndarray:
-    return np.repeat(picture[:, :, None], 3, axis=2) if picture.ndim == 2 else picture
 
 
 def _crop(picture: np.ndarray, rect: Rect) -> np.ndarray:

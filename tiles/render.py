@@ -95,7 +95,7 @@ def encode(pixels: np.ndarray, encoding: Encoding) -> bytes:
     options: dict[str, object] = {}
     if encoding.format in ("jpg", "jpeg", "webp"):
         options["quality"] = encoding.quality
-    if encoding.format in ("jpg", "jpeg") and not (encoding.grey or encoding.bitonal):
+    if encoding.format in ("jpg", "jpeg") and image.mode == "RGB":
         options["subsampling"] = encoding.subsampling
     image.save(buffer, _PIL_FORMATS[encoding.format], **options)
     return buffer.getvalue()

@@ -15,8 +15,11 @@ bp = Blueprint("series", __name__, url_prefix="/api/images")
 
 def wants_png() -> bool:
     """PNG when asked for by `format=png` or an Accept header that prefers it over JPEG."""
-    if request.args.get("format") in ("png", "jpg", "jpeg"):
-        return request.args["format"] == "png"
+    chosen = request.args.get("format")
+    if chosen is not None:
+        if chosen not in ("png", "jpg", "jpeg"):
+            raise BadRequest("format is jpg or png")
+        return chosen == "png"
     accept = request.accept_mimetypes
     return accept.quality("image/png") > accept.quality("image/jpeg")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, request
 
 from app.access import authorize_image
@@ -38,7 +40,7 @@ def dzi_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Respons
 def _frame_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> EncodedTile:
     """A Deep Zoom tile of one radiology frame: `?frame=k&window=center,width`."""
     frame_text = request.args.get("frame", "0")
-    if not frame_text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,100}", frame_text):
         raise BadRequest("frame is a whole number from 0")
     series = series_shelf().get(image_id)
     window = parse_window(request.args.get("window"))
@@ -53,6 +55,7 @@ def _frame_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Enco
 def iiif_base(image_id: str) -> Response:
     """The base URI redirects to the information document, as the specification asks."""
     authorize_image("render", image_id)
+    _slides_only(image_id)
     response = Response(status=303)
     response.headers["Location"] = f"{request.base_url}/info.json"
     return response
@@ -61,6 +64,7 @@ def iiif_base(image_id: str) -> Response:
 @bp.get("/iiif/3/<image_id>/info.json")
 def iiif_info(image_id: str) -> Response:
     authorize_image("render", image_id)
+    _slides_only(image_id)
     service_id = request.base_url.removesuffix("/info.json")
     info = tile_service().iiif_info(image_id, registry().opener(image_id), service_id)
     response = jsonify(info)
@@ -78,8 +82,15 @@ def iiif_image(
     image_id: str, region: str, size: str, rotation: str, quality: str, fmt: str
 ) -> Response:
     authorize_image("render", image_id)
+    _slides_only(image_id)
     opener = registry().opener(image_id)
     tile = tile_service().iiif_image(image_id, opener, region, size, rotation, quality, fmt)
     response = picture_response(tile)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _slides_only(image_id: str) -> None:
+    """IIIF serves slides; a radiology series is served frame by frame."""
+    if registry().record(image_id).kind == "series":
+        raise NotFound("IIIF serves slides; a radiology series is served frame by frame")

@@ -184,3 +184,84 @@ def screenshot(tab: Any, name: str) -> None:
     folder = Path("/tmp/samsyn-screenshots")
     folder.mkdir(exist_ok=True)
     tab.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+# Radiology series for the series viewer (test_series_viewer.py).
+
+
+def _import_series(live_data: tuple[Path, dict[str, str]], paths: list[Path]) -> list[str]:
+    """Import folders or files into the live server's database; their image ids, in order.
+    The running server sees new images at once."""
+    from app import create_app
+    from app.importer import import_paths
+    from tests.conftest import TEST_CASE, TEST_ORG, TEST_PATIENT
+
+    data_dir, _images = live_data
+    application = create_app(
+        {"DATA_DIR": data_dir, "DATABASE_URL": f"sqlite:///{data_dir / 'samsyn.db'}"}
+    )
+    lines = [
+        line
+        for line, _ok in import_paths(
+            application, [str(path) for path in paths], (TEST_ORG, TEST_PATIENT, TEST_CASE)
+        )
+    ]
+    assert all(line.startswith("imported ") for line in lines), lines
+    assert len(lines) == len(paths), lines
+    return [line.split()[1] for line in lines]
+
+
+@pytest.fixture(scope="session")
+def series_images(
+    live_data: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Synthetic CT series on the live server: "ct" (300 axial slices of 512 x 512, 0.7 mm
+    pixels, 1 mm apart, file window 40/400), "gap" (30 slices of 128 x 128 with three
+    missing in the middle) and "damaged" (12 slices of 128 x 128 whose sixth file was
+    deleted after import)."""
+    from tiles.radiology.synthetic import make_ct_series
+
+    root = tmp_path_factory.mktemp("series")
+    ct = root / "ct"
+    make_ct_series(ct, slices=300, size=512)
+    gap = root / "gap"
+    make_ct_series(gap, slices=30, size=128, seed=7, patient_id="SYNTHETIC-GAP")
+    for index in (12, 13, 14):
+        (gap / f"CT{index:04d}.dcm").unlink()
+    damaged = root / "damaged"
+    make_ct_series(damaged, slices=12, size=128, seed=8, patient_id="SYNTHETIC-DAMAGED")
+    ids = _import_series(live_data, [ct, gap, damaged])
+    (damaged / "CT0005.dcm").unlink()
+    return dict(zip(["ct", "gap", "damaged"], ids, strict=True))
+
+
+@pytest.fixture(scope="session")
+def sample_series(live_data: tuple[Path, dict[str, str]], sample_data: Path) -> dict[str, str]:
+    """Real series from the shared sample data: "mr" (6 sagittal Siemens MR slices), "us"
+    (one RGB ultrasound picture) and "tilted" (4 CT slices with a tilted gantry)."""
+    dicom = sample_data / "dicom"
+    paths = {
+        "mr": dicom / "series" / "mr-siemens-6slices",
+        "us": dicom / "compressed" / "US-RGB-8-epicard.dcm",
+        "tilted": dicom / "series" / "ct-siemens-tilted-4slices",
+    }
+    missing = [str(path) for path in paths.values() if not path.exists()]
+    if missing:
+        pytest.skip(f"sample series missing: {missing}")
+    return dict(zip(paths, _import_series(live_data, list(paths.values())), strict=True))
+
+
+@pytest.fixture
+def open_series(page: Any) -> Callable[[str], dict[str, Any]]:
+    """Opens /viewer/<id> on a series, waits until its first frame is drawn, returns the
+    image metadata."""
+
+    def open_(image_id: str) -> dict[str, Any]:
+        page.goto(f"/viewer/{image_id}")
+        page.wait_for_function(
+            "window.samsyn && samsyn.kind === 'series' && samsyn.state().frame !== null",
+            timeout=60_000,
+        )
+        return page.evaluate("samsyn.image")
+
+    return open_

@@ -161,21 +161,16 @@ def _series(group: list[Instance]) -> Iterator[Outcome]:
 
 
 def _probe(instances: list[Instance]) -> tuple[list[Instance], list[Failed]]:
-    """Decode one frame of each kind of encoding; where that fails, one frame of every file
-    of that kind, so that only the files that really fail are left out."""
-    kinds: dict[tuple[Any, ...], list[Instance]] = defaultdict(list)
-    for instance in instances:
-        kinds[_encoding_kind(instance.file)].append(instance)
+    """Decode every frame of every file once: a file that fails is left out of the series
+    and reported, so no series is registered with a frame that cannot be shown."""
     kept: list[Instance] = []
     failed: list[Failed] = []
-    for members in kinds.values():
-        first = _decode_error(members[0])
-        for index, instance in enumerate(members):
-            reason = first if index == 0 else (None if first is None else _decode_error(instance))
-            if reason is None:
-                kept.append(instance)
-            else:
-                failed.append(Failed(instance.file.path, reason))
+    for instance in instances:
+        reason = _decode_error(instance)
+        if reason is None:
+            kept.append(instance)
+        else:
+            failed.append(Failed(instance.file.path, reason))
     return sorted(kept, key=lambda i: i.file.path), failed
 
 
@@ -192,7 +187,8 @@ def _encoding_kind(record: FileRecord) -> tuple[Any, ...]:
 
 def _decode_error(instance: Instance) -> str | None:
     try:
-        codecs.decode(instance.file, instance.frames[0])
+        for frame in instance.frames:
+            codecs.decode(instance.file, frame)
     except Unreadable as error:
         return error.message
     except Exception as error:

@@ -151,12 +151,20 @@ def _check_deflated_pixels(stream: BinaryIO, dataset: Dataset) -> None:
         _no_pixel_data(dataset)
 
 
+IMAGE_MODALITIES = frozenset(
+    {"CT", "MR", "US", "CR", "DX", "MG", "XA", "RF", "NM", "PT", "OT", "SC", "IO", "PX", "OP"}
+)
+
+
 def _no_pixel_data(dataset: Dataset) -> None:
-    sop_class = text(get(dataset, "SOPClassUID"))
+    """An image object without pixels is broken (often a file that ends early); other
+    objects (reports, presentation states) are simply not images."""
+    meta = getattr(dataset, "file_meta", None)
+    sop_class = text(get(dataset, "SOPClassUID")) or text(get(meta, "MediaStorageSOPClassUID"))
     name = UID(sop_class).name if sop_class else ""
-    if "Rows" in dataset or "Image" in name:
-        raise Unreadable(f"{name or 'the DICOM image'} has no pixel data")
     modality = text(get(dataset, "Modality"))
+    if "Rows" in dataset or "Image" in name or modality in IMAGE_MODALITIES:
+        raise Unreadable(f"{name or 'the DICOM image'} has no pixel data (the file may end early)")
     raise NotRadiology(
         f"DICOM {modality + ' ' if modality else ''}{name or 'object'}: not an image"
     )
