@@ -16,6 +16,7 @@ from app.config import load_config
 from app.epoch import PolicyEpoch
 from app.errors import register_error_handlers
 from app.extensions import db, socketio
+from app.fastpath import FastTiles
 
 
 class NoFlaskSession(SessionInterface):
@@ -48,4 +49,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    app.wsgi_app = FastTiles(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -123,10 +123,16 @@ class AccessControl:
         self._cache: dict[tuple[str, str, str], tuple[Checked, float, int]] = {}
         self._lock = threading.Lock()
 
-    def check_image(self, principal: Principal, action: str, image_id: str) -> Checked | None:
-        """The decision on an image, or None when no such image exists."""
+    def check_image(
+        self, principal: Principal, action: str, image_id: str, epoch: int | None = None
+    ) -> Checked | None:
+        """The decision on an image, or None when no such image exists.
+
+        `epoch` is the policy epoch read for this request (the request's own by default).
+        """
         key = (principal.session_key, action, image_id)
-        epoch = g.epoch if "epoch" in g else self.epoch.current()
+        if epoch is None:
+            epoch = g.epoch if "epoch" in g else self.epoch.current()
         cached = self._cache.get(key)
         if cached and cached[2] == epoch and time.monotonic() < cached[1]:
             return cached[0]
@@ -163,9 +169,9 @@ def access_control() -> AccessControl:
 
 
 def describe_access(
-    principal: Principal, checked: Checked, action: str, **detail: object
+    principal: Principal, checked: Checked, action: str, client: str | None = None, **detail: object
 ) -> Access:
-    """The log entry for one decision."""
+    """The log entry for one decision (`client`: the caller's address, the request's by default)."""
     decision = checked.decision
     assignment = principal.membership(decision.role) or (
         principal.memberships[0] if principal.memberships else None
@@ -185,7 +191,7 @@ def describe_access(
         unit_name=assignment.unit_name if assignment else None,
         patient_id=checked.case.patient_id,
         basis=decision.basis,
-        client=request.remote_addr,
+        client=client if client is not None else request.remote_addr,
         detail={"reason": decision.reason, **detail},
         flagged=decision.flagged or decision.blocked,
     )
@@ -199,7 +205,7 @@ def log(
     **detail: object,
 ) -> None:
     """One access-log entry; inside `session` when the request has written in it already."""
-    entry = describe_access(principal, checked, action, **detail)
+    entry = describe_access(principal, checked, action, None, **detail)
     if session is None:
         append(db, [entry])
     else:

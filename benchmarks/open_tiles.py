@@ -2,7 +2,8 @@
 that shows what security costs per tile (issue: at least 80 % of this throughput with it on).
 
 The same `tiles.service.TileService` (source cache, pass-through, rendering, ETags) behind a
-bare Flask route, under the same gunicorn configuration. Benchmark-only: the product
+plain WSGI function (samsyn's own tiles skip Flask too, see app/fastpath.py), under the same
+gunicorn configuration. Benchmark-only: the product
 itself has no way to switch security off. Run as
 `python -m benchmarks.open_tiles SLIDE --port P --workers 2 --threads 4`.
 """
@@ -10,9 +11,9 @@ itself has no way to switch security off. Run as
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-
-from flask import Flask, Response, abort
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from benchmarks.anchor_deepzoom import AnchorServer, gunicorn_options
 from tiles import Source, open_source
@@ -20,35 +21,44 @@ from tiles.service import TileService
 
 SLIDE_NAME = "slide"
 DZI_PATH = f"/dzi/{SLIDE_NAME}.dzi"
+TILE_PATH = re.compile(rf"^/dzi/{SLIDE_NAME}_files/([0-9]+)/([0-9]+)_([0-9]+)\.(jpeg|jpg|png)$")
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def create_app(slide_path: str) -> Flask:
-    """Deep Zoom descriptor and tiles of one slide through samsyn's tile service, no login."""
-    app = Flask(__name__)
+def create_app(slide_path: str) -> WsgiApp:
+    """Deep Zoom descriptor and tiles of one slide through samsyn's tile service, no login:
+    a plain WSGI application, like samsyn's own tile fast path minus session, policy and log."""
     service = TileService()
 
     def opener() -> Source:
         return open_source([slide_path])
 
-    @app.get("/dzi/<slug>.dzi")
-    def dzi(slug: str) -> Response:
-        if slug != SLIDE_NAME:
-            abort(404)
-        return Response(service.deep_zoom(slug, opener).descriptor(), mimetype="application/xml")
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == DZI_PATH:
+            body = service.deep_zoom(SLIDE_NAME, opener).descriptor().encode()
+            start_response("200 OK", [("Content-Type", "application/xml")])
+            return [body]
+        match = TILE_PATH.match(path)
+        if match is None:
+            start_response("404 NOT FOUND", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        level, col, row, fmt = match.groups()
+        tile = service.dzi_tile(SLIDE_NAME, opener, int(level), int(col), int(row), fmt)
+        headers = [
+            ("ETag", f'"{tile.etag}"'),
+            ("Cache-Control", "private, max-age=3600"),
+            ("Content-Type", tile.media_type),
+            ("Content-Length", str(len(tile.data))),
+        ]
+        start_response("200 OK", headers)
+        return [tile.data]
 
-    @app.get("/dzi/<slug>_files/<int:level>/<int:col>_<int:row>.<fmt>")
-    def tile(slug: str, level: int, col: int, row: int, fmt: str) -> Response:
-        if slug != SLIDE_NAME:
-            abort(404)
-        encoded = service.dzi_tile(slug, opener, level, col, row, fmt)
-        headers = {"ETag": f'"{encoded.etag}"', "Cache-Control": "private, max-age=3600"}
-        return Response(encoded.data, mimetype=encoded.media_type, headers=headers)
-
-    return app
+    return application
 
 
 class OpenTilesServer(AnchorServer):
-    def load(self) -> Flask:
+    def load(self) -> WsgiApp:  # type: ignore[override]
         return create_app(self.slide_path)
 
 

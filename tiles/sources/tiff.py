@@ -44,6 +44,7 @@ class TiffSource(Source):
         self._fd = os.open(path, os.O_RDONLY)
         self._associated = _associated_series(self._tiff)
         self.info = self._describe()
+        self._pass_through = [_passes_through(page) for page in self._pages]
 
     def __del__(self) -> None:
         self.close()
@@ -111,7 +112,7 @@ class TiffSource(Source):
 
     def stored_tile(self, level: int, col: int, row: int) -> bytes | None:
         page = self._pages[level]
-        if not _passes_through(page):
+        if not self._pass_through[level]:
             return None
         tile_h, tile_w = page.chunks[0], page.chunks[1]
         if (col + 1) * tile_w > page.imagewidth or (row + 1) * tile_h > page.imagelength:
