@@ -305,6 +305,11 @@ async function main() {
   } finally {
     showSignedInUser();
   }
+  if (image.kind === "series") {
+    const { openSeries } = await import("./series-viewer.js");
+    openSeries(image, page);
+    return;
+  }
   showFacts(image);
   offerAssociated(image);
   markMagnificationButtons(image);

@@ -189,9 +189,14 @@ def screenshot(tab: Any, name: str) -> None:
 # Radiology series for the series viewer (test_series_viewer.py).
 
 
-def _import_series(live_data: tuple[Path, dict[str, str]], paths: list[Path]) -> list[str]:
-    """Import folders or files into the live server's database; their image ids, in order.
-    The running server sees new images at once."""
+def _import_series(
+    live_data: tuple[Path, dict[str, str]],
+    paths: list[Path],
+    owner: tuple[str, str, str] | None = None,
+) -> list[str]:
+    """Import folders or files into the live server's database (into the test patient's
+    case unless `owner` names another); their image ids, in order. The running server sees
+    new images at once."""
     from app import create_app
     from app.importer import import_paths
     from tests.conftest import TEST_CASE, TEST_ORG, TEST_PATIENT
@@ -203,7 +208,7 @@ def _import_series(live_data: tuple[Path, dict[str, str]], paths: list[Path]) ->
     lines = [
         line
         for line, _ok in import_paths(
-            application, [str(path) for path in paths], (TEST_ORG, TEST_PATIENT, TEST_CASE)
+            application, [str(path) for path in paths], owner or (TEST_ORG, TEST_PATIENT, TEST_CASE)
         )
     ]
     assert all(line.startswith("imported ") for line in lines), lines
@@ -238,17 +243,35 @@ def series_images(
 @pytest.fixture(scope="session")
 def sample_series(live_data: tuple[Path, dict[str, str]], sample_data: Path) -> dict[str, str]:
     """Real series from the shared sample data: "mr" (6 sagittal Siemens MR slices), "us"
-    (one RGB ultrasound picture) and "tilted" (4 CT slices with a tilted gantry)."""
+    (one RGB ultrasound picture), "tilted" (4 CT slices with a tilted gantry) and
+    "mr_no_window" (4 JPEG-LS MR slices whose files carry no window)."""
     dicom = sample_data / "dicom"
     paths = {
         "mr": dicom / "series" / "mr-siemens-6slices",
         "us": dicom / "compressed" / "US-RGB-8-epicard.dcm",
         "tilted": dicom / "series" / "ct-siemens-tilted-4slices",
+        "mr_no_window": dicom / "series" / "mr-jpegls-4slices",
     }
     missing = [str(path) for path in paths.values() if not path.exists()]
     if missing:
         pytest.skip(f"sample series missing: {missing}")
     return dict(zip(paths, _import_series(live_data, list(paths.values())), strict=True))
+
+
+@pytest.fixture(scope="session")
+def protected_series(
+    live_data: tuple[Path, dict[str, str]],
+    people: dict[str, dict[str, str]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """A small synthetic CT in the protected-identity patient's case "Skyddat fall" (its
+    DICOM files still name "Synthetic^Phantom")."""
+    from tests.conftest import TEST_ORG
+    from tiles.radiology.synthetic import make_ct_series
+
+    folder = tmp_path_factory.mktemp("protected") / "ct"
+    make_ct_series(folder, slices=3, size=64, seed=9, patient_id="SYNTHETIC-PROTECTED")
+    return _import_series(live_data, [folder], (TEST_ORG, PROTECTED_PATIENT, "Skyddat fall"))[0]
 
 
 @pytest.fixture

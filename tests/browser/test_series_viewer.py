@@ -38,8 +38,17 @@ def state(page: Any) -> dict[str, Any]:
 
 
 def wait_shown(page: Any, frame: int, window_key: str | None = None) -> dict[str, Any]:
-    """Until frame k (in the window with this key, if given) is drawn; the viewer's state."""
-    return page.evaluate("([k, w]) => samsyn.whenDisplayed(k, w)", [frame, window_key])
+    """Until frame k (in the window with this key, if given) is drawn losslessly; the
+    viewer's state. Fails after 30 s saying what is on screen instead."""
+    shown = page.evaluate(
+        """([k, w]) => Promise.race([
+          samsyn.whenDisplayed(k, w),
+          new Promise((resolve) => setTimeout(() => resolve(null), 30000)),
+        ])""",
+        [frame, window_key],
+    )
+    assert shown is not None, f"frame {frame} ({window_key}) never shown: {state(page)}"
+    return shown
 
 
 def text(page: Any, testid: str) -> str:
@@ -81,6 +90,13 @@ def signed(value: float) -> str:
     return str(round(value)).replace("-", MINUS)
 
 
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Whether two bounding boxes share any area."""
+    across = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+    down = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+    return across > 0 and down > 0
+
+
 def stage_centre(page: Any) -> tuple[float, float]:
     box = page.get_by_test_id("series-canvas").bounding_box()
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -114,7 +130,8 @@ def test_series_opens_on_its_first_frame_with_overlays(
     assert text(page, "overlay-pixel-spacing") == "Pixel 0.7 × 0.7 mm"
     assert text(page, "scale-bar").endswith("mm")
     # Axial, seen from the feet: the patient's left on the right of the screen.
-    markers = {side: text(page, f"orientation-{side}") for side in ("left", "right", "top", "bottom")}
+    sides = ("left", "right", "top", "bottom")
+    markers = {side: text(page, f"orientation-{side}") for side in sides}
     assert markers == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
     assert page.title() == image["name"]
     assert page.get_by_test_id("error-banner").is_hidden()
@@ -136,7 +153,7 @@ def test_wheel_keys_and_slider_move_through_the_series(
     assert text(page, "overlay-frame-number") == "Im 2 / 300"
     assert text(page, "overlay-location") == "Loc 1 mm"
     assert text(page, "frame-position") == "2 / 300"
-    # At rest the lossless picture has replaced any preview.
+    # At rest the lossless picture is on screen, not a preview.
     assert page.get_by_test_id("overlay-preview").is_hidden()
     assert np.abs(canvas_pixels(page) - first).mean() > 1, "the picture did not change"
     page.mouse.wheel(0, -100)
@@ -178,7 +195,8 @@ def test_presets_change_the_window_shown_and_the_pixels(
     page.get_by_test_id("window-menu").select_option("lung")
     shown = wait_shown(page, 0, f"{lung['center']:g},{lung['width']:g}")
     assert shown["window"]["preset"] == "lung"
-    assert text(page, "overlay-window") == f"Lung C {signed(lung['center'])} W {signed(lung['width'])}"
+    lung_text = f"Lung C {signed(lung['center'])} W {signed(lung['width'])}"
+    assert text(page, "overlay-window") == lung_text
     pixels = canvas_pixels(page)
     # In a lung window the lungs and the air around the body are grey, not black.
     for hu, where in ((-850, LUNG), (-1000, AIR), (40, SOFT_TISSUE)):
@@ -213,15 +231,16 @@ def test_dragging_sets_the_window(
     page.mouse.down(button="right")
     page.mouse.move(x + 120, y + 60, steps=8)
     page.mouse.up(button="right")
-    page.wait_for_function("samsyn.state().window.kind === 'set' && !samsyn.state().preview")
-    window = state(page)["window"]
-    shown = wait_shown(page, 0, window["key"])
+    shown = wait_shown(page, 0, state(page)["wantedWindow"])
+    window = shown["window"]
     assert shown["window"]["width"] > 400 and shown["window"]["center"] > 40, shown["window"]
-    assert text(page, "overlay-window") == f"C {signed(window['center'])} W {signed(window['width'])}"
+    window_text = f"C {signed(window['center'])} W {signed(window['width'])}"
+    assert text(page, "overlay-window") == window_text
     assert page.get_by_test_id("window-menu").input_value() == "custom"
     after = canvas_pixels(page)
     assert np.abs(after - before).mean() > 2, "the pixels did not follow the window"
-    assert abs(grey_at(page, after, *SOFT_TISSUE) - expected_grey(40, window["center"], window["width"])) < 8
+    expected = expected_grey(40, window["center"], window["width"])
+    assert abs(grey_at(page, after, *SOFT_TISSUE) - expected) < 8
 
     # The W/L tool puts the window on the left button: left narrows.
     page.keyboard.press("w")
@@ -230,11 +249,8 @@ def test_dragging_sets_the_window(
     page.mouse.down()
     page.mouse.move(x - 150, y, steps=8)
     page.mouse.up()
-    page.wait_for_function(
-        "w => samsyn.state().window.width < w && !samsyn.state().preview", arg=window["width"]
-    )
-    narrower = state(page)["window"]
-    wait_shown(page, 0, narrower["key"])
+    narrower = wait_shown(page, 0, state(page)["wantedWindow"])["window"]
+    assert narrower["width"] < window["width"]
     assert narrower["center"] == window["center"]
 
 
@@ -279,7 +295,8 @@ def test_cine_plays_and_pauses(
     playing = state(page)
     elapsed = time.monotonic() - started
     assert playing["cine"] and playing["fps"] == 20
-    assert playing["frame"] >= 15, f"cine showed {playing['frame']} frames in {elapsed:.1f} s at 20 fps"
+    shown = playing["frame"]
+    assert shown >= 15, f"cine showed {shown} frames in {elapsed:.1f} s at 20 fps"
     assert playing["frame"] <= 20 * elapsed + 3, "cine runs faster than asked"
     assert text(page, "overlay-cine").startswith("Cine 20 fps")
     assert page.get_by_test_id("series-cine").get_attribute("aria-pressed") == "true"
@@ -312,7 +329,9 @@ def test_keyboard_view_controls_and_reset(
 
     page.keyboard.press("r")
     assert state(page)["rotation"] == 90
-    page.wait_for_function("document.querySelector('[data-testid=orientation-top]').textContent === 'R'")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=orientation-top]').textContent === 'R'"
+    )
     assert "Rotated 90°" in text(page, "overlay-view")
     page.keyboard.press("R")
     page.keyboard.press("R")
@@ -363,20 +382,16 @@ def test_panning_with_the_left_button_and_the_navigator(
     open_series(series_images["ct"])
     page.keyboard.press("+")
     page.keyboard.press("+")
-    x, y = stage_centre(page)
-    under = page.evaluate("([x, y]) => samsyn.screenToImage(x, y)", [x - stage_offset(page)[0], y - stage_offset(page)[1]])
-    page.mouse.move(x, y)
+    box = page.get_by_test_id("series-canvas").bounding_box()
+    x, y = box["width"] / 2, box["height"] / 2
+    under = page.evaluate("([x, y]) => samsyn.screenToImage(x, y)", [x, y])
+    page.mouse.move(box["x"] + x, box["y"] + y)
     page.mouse.down()
-    page.mouse.move(x + 100, y + 50, steps=5)
+    page.mouse.move(box["x"] + x + 100, box["y"] + y + 50, steps=5)
     page.mouse.up()
-    moved = page.evaluate("([x, y]) => samsyn.screenToImage(x, y)", [x + 100 - stage_offset(page)[0], y + 50 - stage_offset(page)[1]])
+    moved = page.evaluate("([x, y]) => samsyn.screenToImage(x, y)", [x + 100, y + 50])
     assert moved == pytest.approx(under, abs=0.5), "the image did not follow the mouse"
     assert page.get_by_test_id("series-navigator").is_visible()
-
-
-def stage_offset(page: Any) -> tuple[float, float]:
-    box = page.get_by_test_id("series-canvas").bounding_box()
-    return box["x"], box["y"]
 
 
 def test_distance_in_millimetres(
@@ -402,17 +417,15 @@ def test_warnings_are_visible_but_out_of_the_way(
     page: Any, open_series: OpenSeries, series_images: dict[str, str]
 ) -> None:
     image = open_series(series_images["gap"])
-    assert any(w.startswith("gap") for w in image["series"]["warnings"]), image["series"]["warnings"]
+    warnings = image["series"]["warnings"]
+    assert any(w.startswith("gap") for w in warnings), warnings
     badges = page.get_by_test_id("series-warnings")
     assert badges.is_visible()
     assert "gap" in badges.inner_text()
     assert "slice" in badges.locator(".series-warning").first.get_attribute("title")
     warning_box = badges.bounding_box()
     for corner in ("overlay-patient", "overlay-series", "overlay-frame", "overlay-display"):
-        box = page.get_by_test_id(corner).bounding_box()
-        overlap_x = min(box["x"] + box["width"], warning_box["x"] + warning_box["width"]) - max(box["x"], warning_box["x"])
-        overlap_y = min(box["y"] + box["height"], warning_box["y"] + warning_box["height"]) - max(box["y"], warning_box["y"])
-        assert overlap_x <= 0 or overlap_y <= 0, f"the warning covers {corner}"
+        assert not overlap(page.get_by_test_id(corner).bounding_box(), warning_box), corner
     canvas = page.get_by_test_id("series-canvas").bounding_box()
     assert warning_box["y"] + warning_box["height"] < canvas["y"] + 0.12 * canvas["height"]
     assert "gap" in text(page, "series-warning-list")
@@ -451,24 +464,32 @@ def test_scrolling_300_frames_at_30_per_second_or_more(
         """async (count) => {
           const start = performance.now();
           const drawnBefore = samsyn.drawn();
+          const previewsBefore = samsyn.state().previewsDrawn;
           let k = samsyn.state().target;
           for (let i = 0; i < count; i += 1) {
             const key = k === 299 ? "ArrowUp" : "ArrowDown";
             k += key === "ArrowDown" ? 1 : -1;
-            window.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+            const press = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
+            window.dispatchEvent(press);
             await samsyn.whenDisplayed(k, "41,399", { preview: true });
           }
-          return { seconds: (performance.now() - start) / 1000, drawn: samsyn.drawn() - drawnBefore };
+          const seconds = (performance.now() - start) / 1000;
+          const previews = samsyn.state().previewsDrawn - previewsBefore;
+          return { seconds, drawn: samsyn.drawn() - drawnBefore, previews };
         }""",
         300,
     )
     rate = result["drawn"] / result["seconds"]
     print(
         f"\nseries scrolling: {result['drawn']} frames drawn in {result['seconds']:.2f} s"
-        f" = {rate:.1f} displayed frames/s (300 changes, window rendered afresh)"
+        f" = {rate:.1f} displayed frames/s (300 changes, window rendered afresh;"
+        f" {result['previews']} as JPEG previews, the frame at rest lossless)"
     )
     assert result["drawn"] >= 300
     assert rate >= 30, f"only {rate:.1f} frames/s"
+    # Once the scrolling stops, the frame on screen is the lossless one.
+    wait_shown(page, 298, "41,399")
+    assert page.get_by_test_id("overlay-preview").is_hidden()
 
     # A fast wheel: one notch per displayed frame (Chrome hands wheel events to the page once
     # per animation frame) for three seconds, in the file's window; what counts is how many
@@ -484,7 +505,8 @@ def test_scrolling_300_frames_at_30_per_second_or_more(
           const drawnBefore = samsyn.drawn();
           await new Promise((done) => {
             const notch = () => {
-              stage.dispatchEvent(new WheelEvent("wheel", { deltaY: 100, bubbles: true, cancelable: true }));
+              const notchDown = { deltaY: 100, bubbles: true, cancelable: true };
+              stage.dispatchEvent(new WheelEvent("wheel", notchDown));
               if (performance.now() - start > 3000 || samsyn.state().target >= 299) done();
               else requestAnimationFrame(notch);
             };
@@ -546,7 +568,8 @@ def test_real_mr_and_ultrasound(
     us = open_series(sample_series["us"])
     assert us["series"]["photometric_interpretation"] == "RGB"
     pixels = canvas_pixels(page)
-    assert (np.abs(pixels[..., 0] - pixels[..., 2]) > 40).mean() > 0.01, "the colour Doppler is missing"
+    coloured = (np.abs(pixels[..., 0] - pixels[..., 2]) > 40).mean()
+    assert coloured > 0.01, "the colour Doppler is missing"
     assert page.get_by_test_id("window-menu").count() == 0  # colour is shown as stored
     assert page.get_by_test_id("series-toolWindow").is_disabled()
     assert page.get_by_test_id("cine-bar").is_hidden()  # one frame
@@ -560,3 +583,34 @@ def test_real_mr_and_ultrasound(
     # CT without a window in its files opens in a soft-tissue window, not min–max.
     assert text(page, "overlay-window").startswith("Abdomen C 50 W 400")
     screenshot(page, "series-ct-tilted")
+
+
+def test_a_protected_identity_is_never_named(
+    page: Any, open_series: OpenSeries, protected_series: str
+) -> None:
+    image = open_series(protected_series)
+    assert image["series"]["patient_name"] == "Skyddad identitet"
+    name = page.get_by_test_id("overlay-patient-name")
+    assert name.inner_text() == "Skyddad identitet"
+    assert "protected" in (name.get_attribute("class") or "")
+    assert "Phantom" not in page.get_by_test_id("overlay-patient").inner_text()
+
+
+def test_a_drag_from_the_min_max_window_starts_where_the_picture_is(
+    page: Any, open_series: OpenSeries, sample_series: dict[str, str]
+) -> None:
+    """Files without a window are shown min–max; a window drag must start from that very
+    window (found from the darkest and brightest pixels and their values), not jump."""
+    image = open_series(sample_series["mr_no_window"])
+    assert image["series"]["default_window"] is None
+    assert text(page, "overlay-window") == "Auto (frame min–max)"
+    before = canvas_pixels(page)
+    x, y = stage_centre(page)
+    page.mouse.move(x, y)
+    page.mouse.down(button="right")
+    page.mouse.move(x + 1, y, steps=1)
+    page.wait_for_function("samsyn.state().window.kind === 'set'")
+    page.mouse.up(button="right")
+    window = wait_shown(page, 0, state(page)["wantedWindow"])["window"]
+    after = canvas_pixels(page)
+    assert np.abs(after - before).mean() < 2, f"the picture jumped when the drag began ({window})"

@@ -1,0 +1,237 @@
+// What a radiologist reads off the corners of the image: patient and study (top left),
+// series and equipment (top right), the frame and its geometry (bottom left), window and
+// value under the cursor (bottom right); orientation letters on the edges; warnings on top.
+import { element } from "./dom.js";
+import { number } from "./window-level.js";
+
+const MASKED = "Skyddad identitet";
+
+/** DICOM person name "Family^Given^Middle^Prefix^Suffix" as "Family, Given Middle". */
+export function personName(value) {
+  if (!value) return null;
+  if (!value.includes("^")) return value.trim() || null;
+  const [family, given, middle, prefix, suffix] = value.split("=")[0].split("^").map((part) => part.trim());
+  const first = [prefix, given, middle].filter(Boolean).join(" ");
+  const name = [family, first].filter(Boolean).join(", ");
+  return [name, suffix].filter(Boolean).join(" ") || null;
+}
+
+/** "198301011234" → "19830101-1234"; anything else as it is. */
+export function personnummer(digits) {
+  return /^\d{12}$/.test(digits ?? "") ? `${digits.slice(0, 8)}-${digits.slice(8)}` : digits;
+}
+
+const SEXES = { M: "male", F: "female", O: "other" };
+
+export function mm(value, digits = 1) {
+  return value == null ? null : `${number(value, digits)} mm`;
+}
+
+/** "0.70 × 0.70 mm" from [row, col] spacing, written as width × height of a pixel. */
+export function pixelSpacing(spacing) {
+  if (!spacing) return null;
+  const [row, col] = spacing.map((v) => Number(v.toPrecision(3)));
+  return row === col ? `${col} × ${row} mm` : `${col} × ${row} mm (w × h)`;
+}
+
+/** The plane of an orientation (row and column direction cosines), for the facts. */
+export function plane(orientation) {
+  if (!orientation) return null;
+  const normal = [
+    orientation[1] * orientation[5] - orientation[2] * orientation[4],
+    orientation[2] * orientation[3] - orientation[0] * orientation[5],
+    orientation[0] * orientation[4] - orientation[1] * orientation[3],
+  ].map(Math.abs);
+  const biggest = Math.max(...normal);
+  const name = ["Sagittal", "Coronal", "Axial"][normal.indexOf(biggest)];
+  return biggest > 0.95 ? name : `Oblique (near ${name.toLowerCase()})`;
+}
+
+/** Patient-direction letters (L/R, P/A, H/F) of a direction in patient coordinates (LPS). */
+export function directionLetters(vector) {
+  const letters = [["L", "R"], ["P", "A"], ["H", "F"]];
+  return vector
+    .map((value, axis) => ({ value, letter: letters[axis][value >= 0 ? 0 : 1] }))
+    .filter(({ value }) => Math.abs(value) > 0.25)
+    .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
+    .map(({ letter }) => letter)
+    .join("");
+}
+
+function line(className, text, testid) {
+  const node = element("div", `overlay-line ${className ?? ""}`.trim(), text ?? "");
+  if (testid) node.dataset.testid = testid;
+  node.hidden = !text;
+  return node;
+}
+
+function setLine(node, text, title) {
+  node.textContent = text ?? "";
+  node.hidden = !text;
+  if (title !== undefined) node.title = title ?? "";
+}
+
+export class SeriesOverlay {
+  constructor(stage, image) {
+    this.image = image;
+    this.series = image.series ?? {};
+    this.root = element("div", "series-overlay");
+    this.root.dataset.testid = "series-overlay";
+    this.topLeft = element("div", "overlay-corner top-left");
+    this.topLeft.dataset.testid = "overlay-patient";
+    this.topRight = element("div", "overlay-corner top-right");
+    this.topRight.dataset.testid = "overlay-series";
+    this.bottomLeft = element("div", "overlay-corner bottom-left");
+    this.bottomLeft.dataset.testid = "overlay-frame";
+    this.bottomRight = element("div", "overlay-corner bottom-right");
+    this.bottomRight.dataset.testid = "overlay-display";
+    this.markers = Object.fromEntries(["top", "right", "bottom", "left"].map((side) => {
+      const marker = element("div", `orientation-marker marker-${side}`);
+      marker.dataset.testid = `orientation-${side}`;
+      return [side, marker];
+    }));
+    this.warnings = element("div", "series-warnings");
+    this.warnings.dataset.testid = "series-warnings";
+    this.root.append(this.topLeft, this.topRight, this.bottomLeft, this.bottomRight, ...Object.values(this.markers), this.warnings);
+    stage.append(this.root);
+    this.fillStatic();
+    this.fillWarnings();
+  }
+
+  fillStatic() {
+    const s = this.series;
+    const name = personName(s.patient_name);
+    const nameLine = line(name === MASKED ? "protected" : "strong", name, "overlay-patient-name");
+    const id = s.personnummer ? personnummer(s.personnummer) : s.patient_id;
+    const born = [s.patient_birth_date && `Born ${s.patient_birth_date}`, SEXES[s.patient_sex]].filter(Boolean).join(" · ");
+    const noPatient = !name && !id && !born;
+    this.topLeft.append(
+      nameLine,
+      line(null, id ? `ID ${id}` : null, "overlay-patient-id"),
+      line(null, born),
+      line("muted", noPatient ? "No patient details" : null),
+      line(null, s.study_date ? `Study ${s.study_date}` : null, "overlay-study-date"),
+      line(null, s.study_description),
+      line(null, s.accession_number ? `Acc ${s.accession_number}` : null),
+    );
+    const modality = [s.modality ?? this.image.modality, s.manufacturer].filter(Boolean).join(" · ");
+    this.topRight.append(
+      line("strong", modality, "overlay-modality"),
+      line(null, s.series_description),
+      line(null, s.series_number != null ? `Series ${s.series_number}` : null),
+      line(null, s.body_part_examined),
+    );
+    this.frameLine = line("strong", " ", "overlay-frame-number");
+    this.locationLine = line(null, null, "overlay-location");
+    this.positionLine = line("small", null, "overlay-position");
+    this.thicknessLine = line(null, null, "overlay-thickness");
+    this.spacingLine = line(null, s.pixel_spacing_mm ? `Pixel ${pixelSpacing(s.pixel_spacing_mm)}` : "Pixel size unknown", "overlay-pixel-spacing");
+    this.zoomLine = line(null, null, "overlay-zoom");
+    this.scaleBar = element("div", "overlay-scale-bar");
+    this.scaleBar.dataset.testid = "scale-bar";
+    this.bottomLeft.append(this.frameLine, this.locationLine, this.positionLine, this.thicknessLine, this.spacingLine, this.zoomLine, this.scaleBar);
+    this.slot = element("div", "overlay-slot"); // the navigator goes here
+    this.cineLine = line(null, null, "overlay-cine");
+    this.viewLine = line("muted", null, "overlay-view");
+    this.valueLine = line(null, null, "overlay-value");
+    this.previewLine = line("preview", null, "overlay-preview");
+    this.windowLine = line("strong", " ", "overlay-window");
+    this.bottomRight.append(this.slot, this.cineLine, this.viewLine, this.valueLine, this.previewLine, this.windowLine);
+    this.fillThickness();
+  }
+
+  /** Slice thickness and the measured distance between slices; a gap shows when the
+   * slices lie further apart than they are thick. */
+  fillThickness() {
+    const s = this.series;
+    const thickness = s.slice_thickness_mm;
+    const spacing = s.measured_spacing_mm ?? s.spacing_between_slices_mm;
+    const parts = [thickness != null && `Thk ${mm(thickness)}`, this.image.frames > 1 && spacing != null && `Sp ${mm(spacing, 2)}`];
+    const text = parts.filter(Boolean).join(" ");
+    const gap = thickness && spacing && spacing > thickness * 1.25 ? spacing - thickness : null;
+    setLine(this.thicknessLine, text || null);
+    if (gap) {
+      const note = element("span", "overlay-note", ` gap ${mm(gap)}`);
+      note.title = `The slices are ${mm(thickness)} thick but ${mm(spacing, 2)} apart: ${mm(gap)} between them is not imaged`;
+      this.thicknessLine.append(note);
+    }
+  }
+
+  fillWarnings() {
+    // "One frame" is no news on an ultrasound or a radiograph: it stays in the facts panel.
+    const warnings = (this.series.warnings ?? []).filter((text) => !/^one frame\b/i.test(text));
+    this.warnings.replaceChildren(...warnings.map((text) => {
+      const badge = element("span", "series-warning", `⚠ ${text.split(":")[0]}`);
+      badge.title = text;
+      return badge;
+    }));
+    this.warnings.hidden = warnings.length === 0;
+  }
+
+  /** The frame shown: k (0-based) of N, its location and position. */
+  setFrame(k, total, frame) {
+    setLine(this.frameLine, `Im ${k + 1} / ${total}`);
+    setLine(this.locationLine, frame?.location != null ? `Loc ${mm(frame.location, 2)}` : null);
+    const position = frame?.position;
+    setLine(this.positionLine, position ? `Pos ${position.map((v) => number(v, 1)).join(", ")} mm` : null);
+  }
+
+  /** Shows or hides the corner texts and orientation letters (warnings stay). */
+  toggle(visible) {
+    this.root.classList.toggle("overlay-hidden", !visible);
+  }
+
+  /** A lossy JPEG preview is on screen (while scrolling fast, playing or windowing). */
+  setPreview(preview) {
+    setLine(this.previewLine, preview ? "Lossy preview" : null);
+    this.previewLine.title = preview ? "A JPEG preview (quality 95) while the images move; the lossless image follows when they stop" : "";
+  }
+
+  setWindow(text) {
+    setLine(this.windowLine, text);
+  }
+
+  setValue(text) {
+    setLine(this.valueLine, text);
+  }
+
+  setCine(text) {
+    setLine(this.cineLine, text);
+  }
+
+  /** Zoom, rotation and flips, the scale bar and the orientation letters for the current view. */
+  setView(canvas, scaleText, scalePixels) {
+    setLine(this.zoomLine, `Zoom ${Math.round(canvas.imageZoom * 100)}%`);
+    const view = [
+      canvas.rotation ? `Rotated ${canvas.rotation}°` : null,
+      canvas.mirrored ? "Mirrored" : null,
+      canvas.invert ? "Inverted" : null,
+    ].filter(Boolean).join(" · ");
+    setLine(this.viewLine, view || null);
+    if (scaleText) {
+      this.scaleBar.hidden = false;
+      this.scaleBar.replaceChildren(
+        Object.assign(element("div", "overlay-scale-line"), { style: `width: ${scalePixels.toFixed(1)}px` }),
+        element("span", "overlay-scale-label", scaleText),
+      );
+    } else {
+      this.scaleBar.hidden = true;
+    }
+    this.setMarkers(canvas);
+  }
+
+  setMarkers(canvas) {
+    const orientation = this.series.orientation;
+    const sides = { right: [1, 0], left: [-1, 0], bottom: [0, 1], top: [0, -1] };
+    for (const [side, [x, y]] of Object.entries(sides)) {
+      let text = "";
+      if (orientation) {
+        const [along, down] = canvas.imageDirection(x, y);
+        const vector = [0, 1, 2].map((i) => along * orientation[i] + down * orientation[3 + i]);
+        text = directionLetters(vector);
+      }
+      this.markers[side].textContent = text;
+      this.markers[side].hidden = !text;
+    }
+  }
+}

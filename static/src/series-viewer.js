@@ -1,0 +1,919 @@
+// The radiology series viewer: a frame on a canvas, scrolled by wheel, keys and slider,
+// windowed by the server (presets, dragging, the file's own), with the corner overlays,
+// the value under the cursor, cine, zoom, pan, rotation, mirrors, a navigator and distances.
+//
+// The server does everything a radiologist must be able to trust: modality LUT, window,
+// values. The browser fetches rendered frames ahead of the scroll and draws the one asked for
+// as soon as it is decoded; the overlays always describe the picture actually on screen.
+import { build, element } from "./dom.js";
+import { getJson } from "./api.js";
+import { closeDialogs, showHelp } from "./dialogs.js";
+import { length } from "./format.js";
+import { niceScaleBar } from "./optics.js";
+import * as wl from "./window-level.js";
+import { FrameStore } from "./series-frames.js";
+import { SeriesCanvas } from "./series-canvas.js";
+import { SeriesOverlay, mm, pixelSpacing, plane } from "./series-overlay.js";
+import { bindSeriesKeys, HELP } from "./series-keys.js";
+import { drawMeasurements, lengthMm, lengthText } from "./series-measure.js";
+
+const PAGE_STEP = 10;
+const REST_MS = 150; // this long on one frame and it is at rest: its lossless picture follows
+const ZOOM_STEP = 1.25;
+const WHEEL_STEP_PIXELS = 50;
+const CINE_RATES = [2, 5, 10, 15, 20, 25, 30, 40, 60];
+const DEFAULT_CINE_RATE = 15;
+const LOSSLESS_CINE_RATE = 15; // up to this rate cine plays lossless pictures, above it previews
+const COLOUR = new Set(["RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"]);
+const ICONS = {
+  zoomOut: '<path d="M4 10h12"/>',
+  zoomIn: '<path d="M4 10h12M10 4v12"/>',
+  home: '<path d="M3 7.5V3h4.5M12.5 3H17v4.5M17 12.5V17h-4.5M7.5 17H3v-4.5"/><rect x="6.5" y="6.5" width="7" height="7" rx="1"/>',
+  rotateLeft: '<path d="M5.5 6.5A6 6 0 1 1 4 11"/><path d="M5.5 2.5v4h4"/>',
+  rotateRight: '<path d="M14.5 6.5A6 6 0 1 0 16 11"/><path d="M14.5 2.5v4h-4"/>',
+  flipHorizontal: '<path d="M10 2.5v15"/><path d="M7.5 5.5 3 14h4.5zM12.5 5.5 17 14h-4.5z"/>',
+  invert: '<circle cx="10" cy="10" r="6.5"/><path d="M10 3.5a6.5 6.5 0 0 1 0 13z" fill="currentColor"/>',
+  overlay: '<path d="M3 4.5h6M3 7.5h4M11 15.5h6M13 12.5h4"/><rect x="2.5" y="2.5" width="15" height="15" rx="1.5"/>',
+  fullscreen: '<path d="M3 7.5V3h4.5M12.5 3H17v4.5M17 12.5V17h-4.5M7.5 17H3v-4.5"/>',
+  play: '<path d="M6 4l10 6-10 6z" fill="currentColor"/>',
+  pause: '<path d="M6 4h3v12H6zM11 4h3v12h-3z" fill="currentColor"/>',
+};
+
+function icon(name) {
+  return `<svg viewBox="0 0 20 20" aria-hidden="true">${ICONS[name]}</svg>`;
+}
+
+function button(action, { label, title, html, className, pressed } = {}) {
+  const node = build("button", { type: "button", title: title ?? label ?? "", className: className ?? "" });
+  node.dataset.action = action;
+  node.dataset.testid = `series-${action}`;
+  if (html) node.innerHTML = html;
+  else node.textContent = label;
+  if (label && html) node.setAttribute("aria-label", label);
+  if (pressed !== undefined) node.setAttribute("aria-pressed", String(pressed));
+  return node;
+}
+
+function group(label, ...children) {
+  const node = build("div", { className: "tool-group" }, ...children);
+  if (label) node.setAttribute("aria-label", label);
+  return node;
+}
+
+function loginAgain() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+/** The facts panel on the right, for a series. */
+function showFacts(page, image) {
+  const s = image.series ?? {};
+  const spacing = s.measured_spacing_mm ?? s.spacing_between_slices_mm;
+  const facts = [
+    ["Name", image.name],
+    ["Modality", [s.modality ?? image.modality, s.manufacturer].filter(Boolean).join(" · ")],
+    ["Images", String(image.frames)],
+    ["Matrix", `${image.width} × ${image.height} px`],
+    ["Pixel size", pixelSpacing(image.pixel_spacing_mm) ?? "unknown"],
+    ["Field of view", image.pixel_spacing_mm
+      ? `${(image.width * image.pixel_spacing_mm[1]).toFixed(0)} × ${(image.height * image.pixel_spacing_mm[0]).toFixed(0)} mm`
+      : null],
+    ["Plane", plane(s.orientation)],
+    ["Thickness", mm(s.slice_thickness_mm, 2)],
+    ["Spacing", image.frames > 1 ? mm(spacing, 2) : null],
+    ["Photometric", s.photometric_interpretation],
+    ["Values", s.unit === "HU" ? "Hounsfield units" : null],
+    ["File window", s.default_window ? `C ${wl.number(s.default_window[0])} W ${wl.number(s.default_window[1])}` : "none"],
+  ];
+  const items = facts.filter(([, value]) => value).flatMap(([label, value]) => [element("dt", null, label), element("dd", null, value)]);
+  page.facts.replaceChildren(...items);
+  const warnings = s.warnings ?? [];
+  if (warnings.length) {
+    const list = build("ul", { className: "series-warning-list" }, warnings.map((text) => element("li", null, text)));
+    list.dataset.testid = "series-warning-list";
+    page.facts.after(build("h2", { className: "warnings-heading", textContent: "Warnings" }), list);
+  }
+  page.name.textContent = image.name;
+  document.title = image.name;
+}
+
+function fillHelp() {
+  const keys = document.querySelector("#help-dialog .keys");
+  if (!keys) return;
+  keys.replaceChildren(...HELP.flatMap(([combo, meaning]) => [
+    build("dt", {}, combo.flatMap((key, index) => [index ? " " : null, element("kbd", null, key)])),
+    element("dd", null, meaning),
+  ]));
+}
+
+/** The value under the cursor, asked of the server: one request at a time, the latest wins. */
+class ValueProbe {
+  constructor(imageId, onAnswer) {
+    this.imageId = imageId;
+    this.onAnswer = onAnswer;
+    this.busy = false;
+    this.next = null;
+    this.answers = new Map();
+  }
+
+  ask(k, x, y) {
+    const key = `${k}/${x}/${y}`;
+    const known = this.answers.get(key);
+    if (known) {
+      this.next = null;
+      this.onAnswer(known);
+      return;
+    }
+    this.next = { k, x, y, key };
+    if (!this.busy) this.send();
+  }
+
+  async send() {
+    const wanted = this.next;
+    this.next = null;
+    if (!wanted) return;
+    this.busy = true;
+    try {
+      const url = `/api/images/${encodeURIComponent(this.imageId)}/frames/${wanted.k}/value?x=${wanted.x}&y=${wanted.y}`;
+      const answer = { ...(await getJson(url)), k: wanted.k, x: wanted.x, y: wanted.y };
+      if (this.answers.size > 2000) this.answers.clear();
+      this.answers.set(wanted.key, answer);
+      this.onAnswer(answer);
+    } catch (error) {
+      if (error.status === 401) loginAgain();
+      this.onAnswer({ k: wanted.k, x: wanted.x, y: wanted.y, error: error.message });
+    } finally {
+      this.busy = false;
+      if (this.next) this.send();
+    }
+  }
+}
+
+class SeriesViewer {
+  constructor(image, page) {
+    this.image = image;
+    this.page = page;
+    this.series = image.series ?? {};
+    this.count = image.frames;
+    this.frames = this.series.frames ?? [];
+    this.spacing = image.pixel_spacing_mm ?? this.series.pixel_spacing_mm ?? null;
+    this.colour = COLOUR.has(this.series.photometric_interpretation);
+    this.hu = this.series.unit === "HU";
+    this.presets = this.hu && !this.colour ? this.series.presets ?? {} : {};
+    this.window = this.defaultWindow();
+    this.target = 0;
+    this.direction = 1;
+    this.shown = null; // {k, window, preview, bitmap} on screen, or {k, window, error}
+    this.drawn = 0;
+    this.previewsDrawn = 0;
+    this.waiters = [];
+    this.tool = "pan";
+    this.drag = null;
+    this.dragging = false;
+    this.moving = false;
+    this.restTimer = 0;
+    this.lastDraft = null;
+    this.draftBusy = null;
+    this.latestDraft = null;
+    this.measurements = [];
+    this.measuring = null;
+    this.readout = null;
+    this.overlayShown = true;
+    this.cursor = null;
+    this.wheelRest = 0;
+    this.cine = { playing: false, fps: DEFAULT_CINE_RATE, last: 0, shownTimes: [] };
+    this.scheduled = false;
+
+    this.buildChrome();
+    this.canvas = new SeriesCanvas(page.stage, image, this.spacing);
+    this.overlay = new SeriesOverlay(page.stage, image);
+    this.overlay.slot.append(this.canvas.navigator);
+    this.canvas.onNavigate = () => this.schedule();
+    this.store = new FrameStore(image, {
+      onLoaded: (k, window, preview) => this.loaded(k, window, preview),
+      onFailed: (k, window, error) => this.failed(k, window, error),
+    });
+    this.probe = new ValueProbe(image.id, (answer) => this.showValue(answer));
+    this.wirePointer();
+    new ResizeObserver(() => this.schedule()).observe(page.stage);
+    this.request();
+    this.showWindowButtons();
+  }
+
+  /** The file's window where it has one; a soft-tissue window for CT without one (min–max of
+   * a CT frame is mostly air and metal); else each frame's min–max. */
+  defaultWindow() {
+    if (this.series.default_window || !this.hu || this.colour) return wl.FILE;
+    return wl.preset(this.presets, "abdomen") ?? wl.FILE;
+  }
+
+  // --- chrome ---------------------------------------------------------------------------
+
+  buildChrome() {
+    const { shell, stage } = this.page;
+    shell.classList.add("series-shell");
+    shell.setAttribute("aria-label", "Series viewer");
+    stage.classList.add("series-stage");
+    stage.querySelector("#osd")?.remove();
+    stage.querySelector("[data-testid=magnification]")?.remove();
+    stage.querySelector("[data-testid=scale-bar]")?.remove();
+    this.page.loading.textContent = "Loading series…";
+    document.querySelector("#associated")?.remove();
+
+    this.windowMenu = this.buildWindowMenu();
+    this.toolButtons = {
+      pan: button("toolPan", { label: "Pan", title: "Left button pans (p)", pressed: true }),
+      window: button("toolWindow", { label: "W/L", title: "Left button sets the window: left–right width, up–down level (w); the right button always does", pressed: false }),
+      measure: button("toolMeasure", { label: "Measure", title: "Left button measures a distance (m)", pressed: false }),
+    };
+    const toolbar = this.page.shell.querySelector(".toolbar");
+    toolbar.setAttribute("aria-label", "Series controls");
+    toolbar.replaceChildren(
+      group("Zoom",
+        button("zoomOut", { label: "Zoom out", title: "Zoom out (−)", html: icon("zoomOut") }),
+        button("zoomIn", { label: "Zoom in", title: "Zoom in (+)", html: icon("zoomIn") }),
+        button("home", { label: "Fit", title: "Fit the image (0)", html: icon("home") })),
+      group("Orientation",
+        button("rotateLeft", { label: "Rotate left", title: "Rotate 90° left (R)", html: icon("rotateLeft") }),
+        button("rotateRight", { label: "Rotate right", title: "Rotate 90° right (r)", html: icon("rotateRight") }),
+        button("flipHorizontal", { label: "Mirror", title: "Mirror left–right (h); top–bottom with v", html: icon("flipHorizontal") }),
+        button("invert", { label: "Invert", title: "Invert the grey scale (i)", html: icon("invert"), pressed: false }),
+        button("overlay", { label: "Overlay", title: "Show or hide the text on the image (o)", html: icon("overlay"), pressed: true })),
+      group("Left mouse button", ...Object.values(this.toolButtons)),
+      this.colour
+        ? build("span", { className: "tool-group tool-label", textContent: "Colour image: shown as stored, no window" })
+        : build("label", { className: "tool-group window-menu", title: "Window: presets with keys 1 to 8, the file's own with 9; drag with the right button" },
+          element("span", "tool-label", "Window"), this.windowMenu),
+      group(null, button("reset", { label: "Reset", title: "Reset window, view and measurements (x)" })),
+      build("div", { className: "tool-group tool-group-end" },
+        button("fullscreen", { label: "Full screen", title: "Full screen (f)", html: icon("fullscreen") }),
+        button("help", { label: "Keyboard shortcuts", title: "Keyboard shortcuts (?)", html: "?" })),
+    );
+    this.toolbar = toolbar;
+    if (this.colour) this.toolButtons.window.disabled = true;
+    this.buildCineBar();
+    fillHelp();
+  }
+
+  buildCineBar() {
+    const many = this.count > 1;
+    this.playButton = button("cine", { label: "Play", title: "Cine: play or pause (Space)", html: icon("play") });
+    this.rateSelect = build("select", { className: "cine-rate", title: "Cine frames per second" },
+      CINE_RATES.map((rate) => build("option", { value: String(rate), textContent: `${rate} fps`, selected: rate === DEFAULT_CINE_RATE })));
+    this.rateSelect.dataset.testid = "cine-rate";
+    this.rateSelect.setAttribute("aria-label", "Cine frames per second");
+    this.slider = build("input", { type: "range", min: "0", max: String(Math.max(this.count - 1, 0)), step: "1", value: "0", className: "frame-slider" });
+    this.slider.dataset.testid = "frame-slider";
+    this.slider.setAttribute("aria-label", "Image in the series");
+    this.position = element("span", "frame-position", `1 / ${this.count}`);
+    this.position.dataset.testid = "frame-position";
+    this.progress = element("span", "frame-progress muted small");
+    const bar = build("div", { className: "cine-bar" }, this.playButton, this.rateSelect, this.slider, this.position, this.progress);
+    bar.dataset.testid = "cine-bar";
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", "Images of the series");
+    if (!many) bar.hidden = true;
+    this.page.stage.after(bar);
+    this.slider.addEventListener("input", () => {
+      this.stopCine();
+      this.go(Number(this.slider.value));
+    });
+    this.rateSelect.addEventListener("change", () => {
+      this.cine.fps = Number(this.rateSelect.value);
+      this.rateSelect.blur();
+      if (this.cine.playing) {
+        this.overlay.setCine(`Cine ${this.cine.fps} fps`);
+        this.cine.shownTimes = [];
+        this.request();
+      }
+    });
+  }
+
+  /** The window menu: the file's own (or min–max), the CT presets, and "custom" after a drag. */
+  buildWindowMenu() {
+    const option = (value, text) => build("option", { value, textContent: text });
+    const menu = build("select", { className: "window-select" },
+      option("file", this.series.default_window ? "File (9)" : "Auto: min–max (9)"),
+      wl.PRESET_ORDER.filter((name) => this.presets[name]).map((name, index) => {
+        const { center, width } = this.presets[name];
+        return option(name, `${wl.PRESET_LABELS[name]} C ${wl.number(center)} W ${wl.number(width)} (${index + 1})`);
+      }),
+      option("custom", "Custom (dragged)"));
+    menu.dataset.testid = "window-menu";
+    menu.setAttribute("aria-label", "Window");
+    menu.addEventListener("change", () => {
+      if (menu.value === "file") this.setWindow(wl.FILE);
+      else if (menu.value !== "custom") this.choosePreset(menu.value);
+      menu.blur(); // keys go back to the viewer
+    });
+    return menu;
+  }
+
+  showWindowButtons() {
+    const value = this.window.kind === "file" ? "file" : this.window.preset ?? "custom";
+    this.windowMenu.value = value;
+    this.windowMenu.querySelector("option[value=custom]").hidden = value !== "custom";
+  }
+
+  setTool(tool) {
+    this.tool = this.tool === tool && tool !== "pan" ? "pan" : tool;
+    for (const [name, node] of Object.entries(this.toolButtons)) node.setAttribute("aria-pressed", String(name === this.tool));
+    this.page.stage.dataset.tool = this.tool;
+  }
+
+  // --- frames and windows -----------------------------------------------------------------
+
+  /** Ask the store for what is needed now. */
+  request() {
+    if (this.dragging) return this.requestDraft(this.window);
+    let mode = this.moving ? "move" : "rest";
+    if (this.cine.playing) mode = this.cine.fps <= LOSSLESS_CINE_RATE ? "play" : "move";
+    this.store.plan(this.target, this.window, { direction: this.direction, loop: this.cine.playing, mode });
+    this.schedule();
+  }
+
+  /** While dragging a window: one preview at a time, always of the latest window. */
+  requestDraft(window) {
+    this.latestDraft = window;
+    if (this.store.has(this.target, window)) {
+      this.schedule();
+      return;
+    }
+    if (this.draftBusy) return;
+    this.draftBusy = { k: this.target, window };
+    this.store.plan(this.target, window, { mode: "window" });
+  }
+
+  /** Is this the preview the window drag was waiting for? */
+  draftArrived(k, window) {
+    const busy = this.draftBusy;
+    if (!busy || busy.k !== k || !wl.same(busy.window, window)) return false;
+    this.draftBusy = null;
+    return true;
+  }
+
+  loaded(k, window, preview) {
+    if (this.draftArrived(k, window)) {
+      this.lastDraft = window;
+      if (this.dragging && this.latestDraft && !wl.same(this.latestDraft, window)) this.requestDraft(this.latestDraft);
+    }
+    if (k === this.target || this.cine.playing) this.schedule();
+    this.showProgress();
+  }
+
+  failed(k, window, error) {
+    if (error.status === 401) return loginAgain();
+    this.draftArrived(k, window);
+    if (k === this.target && wl.same(window, this.window)) this.schedule();
+    if (error.status === 0) this.showBanner(error.message);
+  }
+
+  showProgress() {
+    if (this.count <= 1) return;
+    if (this.dragging) {
+      this.progress.textContent = "";
+      return;
+    }
+    const ready = this.store.readyCount(this.window);
+    this.progress.textContent = ready < this.count ? `${ready} of ${this.count} loaded` : "";
+  }
+
+  /** Moves to frame k (clamped); the picture follows as soon as it is ready. */
+  go(k, { fromCine = false } = {}) {
+    const next = Math.min(Math.max(Math.round(k), 0), this.count - 1);
+    if (!fromCine) this.stopCine();
+    if (next === this.target) return;
+    this.direction = next >= this.target ? 1 : -1;
+    if (fromCine) this.direction = 1;
+    this.target = next;
+    if (!fromCine) {
+      this.moving = true;
+      clearTimeout(this.restTimer);
+      this.restTimer = setTimeout(() => {
+        this.moving = false;
+        this.request();
+      }, REST_MS);
+    }
+    this.slider.value = String(next);
+    this.position.textContent = `${next + 1} / ${this.count}`;
+    this.request();
+  }
+
+  step(delta) {
+    this.go(this.target + delta);
+  }
+
+  setWindow(window) {
+    if (this.colour) return;
+    this.window = window;
+    this.showWindowButtons();
+    this.request();
+  }
+
+  choosePreset(name) {
+    const window = wl.preset(this.presets, name);
+    if (window) this.setWindow(window);
+  }
+
+  /** The window the picture on screen was made with. */
+  shownWindow() {
+    return this.shown?.window ?? this.window;
+  }
+
+  // --- drawing ------------------------------------------------------------------------------
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.render();
+    });
+  }
+
+  /** The picture to show now: the target in the wanted window; while dragging, the latest
+   * draft of the target; else nothing new (the previous picture stays). */
+  pick() {
+    const exact = this.store.get(this.target, this.window);
+    if (exact) return { ...exact, k: this.target, window: this.window };
+    if (this.dragging && this.lastDraft) {
+      const draft = this.store.get(this.target, this.lastDraft);
+      if (draft?.bitmap) return { ...draft, k: this.target, window: this.lastDraft };
+    }
+    return null;
+  }
+
+  render() {
+    this.canvas.resize();
+    const picked = this.pick();
+    const before = this.shown;
+    if (picked) {
+      this.shown = picked;
+      this.store.showing(picked.bitmap ?? null);
+    }
+    const shown = this.shown;
+    this.canvas.draw(shown?.bitmap ?? null);
+    if (shown?.bitmap) {
+      drawMeasurements(this.canvas, this.measurementsOf(shown.k), this.spacing);
+      if (this.measuring) drawMeasurements(this.canvas, [this.measuring], this.spacing);
+    }
+    if (picked && (!before || before.k !== picked.k || before.bitmap !== picked.bitmap || before.error !== picked.error)) {
+      this.displayed(picked, before);
+    }
+    this.overlay.setView(this.canvas, ...this.scaleBar());
+  }
+
+  /** A new picture is on screen: overlays, counters, waiters, the value under the cursor. */
+  displayed(picked, before) {
+    this.drawn += 1;
+    if (picked.preview) this.previewsDrawn += 1;
+    this.page.loading.hidden = true;
+    if (picked.error) {
+      this.showBanner(`Image ${picked.k + 1} of ${this.count} cannot be shown: ${picked.error.message}`);
+      this.page.stage.classList.add("frame-failed");
+    } else {
+      if (before?.error) this.hideBanner();
+      this.page.stage.classList.remove("frame-failed");
+    }
+    this.overlay.setFrame(picked.k, this.count, this.frames[picked.k]);
+    this.canvas.canvas.setAttribute("aria-label", `${this.image.name}: image ${picked.k + 1} of ${this.count}`);
+    this.overlay.setPreview(Boolean(picked.preview));
+    const frameWindow = this.frames[picked.k]?.window ?? null;
+    this.overlay.setWindow(this.colour ? null : wl.describe(picked.window, frameWindow));
+    if (this.cine.playing) this.countCineFrame();
+    this.waiters = this.waiters.filter((waiter) => !waiter(picked));
+    if (!before || before.k !== picked.k) this.askValue();
+  }
+
+  scaleBar() {
+    if (!this.canvas.mmPerWorld) return [null, 0];
+    const micronsPerPixel = (this.canvas.mmPerWorld * 1000) / this.canvas.scale;
+    const bar = niceScaleBar(micronsPerPixel, 160);
+    return [length(bar.microns), bar.pixels];
+  }
+
+  showBanner(text) {
+    this.page.banner.textContent = text;
+    this.page.banner.hidden = false;
+  }
+
+  hideBanner() {
+    this.page.banner.hidden = true;
+  }
+
+  // --- value under the cursor -----------------------------------------------------------
+
+  askValue() {
+    if (!this.cursor || !this.shown?.bitmap) return;
+    const [x, y] = this.canvas.toImage(this.cursor[0], this.cursor[1]);
+    const column = Math.floor(x);
+    const row = Math.floor(y);
+    if (column < 0 || row < 0 || column >= this.image.width || row >= this.image.height) {
+      this.overlay.setValue(null);
+      this.readout = null;
+      return;
+    }
+    this.probe.ask(this.shown.k, column, row);
+  }
+
+  showValue(answer) {
+    if (answer.k !== this.shown?.k) return;
+    let text;
+    if (answer.error) text = `Value unavailable: ${answer.error}`;
+    else if (answer.unit === "HU") text = `HU ${wl.number(answer.value, 1)}`;
+    else if (this.colour) text = `Luma ${wl.number(answer.value, 1)}`;
+    else text = `Value ${wl.number(answer.value, 2)}${answer.unit ? ` ${answer.unit}` : ""}`;
+    this.readout = answer;
+    this.overlay.setValue(`${text} (${answer.x}, ${answer.y})`);
+  }
+
+  // --- measurements ----------------------------------------------------------------------
+
+  measurementsOf(k) {
+    return this.measurements.filter((m) => m.k === k);
+  }
+
+  // --- pointer ----------------------------------------------------------------------------
+
+  wirePointer() {
+    const stage = this.page.stage;
+    const canvas = this.canvas.canvas;
+    const local = (event) => {
+      const box = stage.getBoundingClientRect();
+      return [event.clientX - box.left, event.clientY - box.top];
+    };
+    stage.addEventListener("contextmenu", (event) => event.preventDefault());
+    stage.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      if (event.ctrlKey || event.metaKey) {
+        const [x, y] = local(event);
+        this.canvas.zoomBy(Math.exp(-event.deltaY / 300), x, y);
+        this.viewChanged();
+        return;
+      }
+      const pixels = event.deltaMode === 1 ? event.deltaY * 33 : event.deltaMode === 2 ? event.deltaY * 400 : event.deltaY;
+      if (Math.abs(pixels) >= WHEEL_STEP_PIXELS) {
+        this.wheelRest = 0;
+        this.step(Math.sign(pixels) * Math.max(1, Math.round(Math.abs(pixels) / 100)));
+        return;
+      }
+      this.wheelRest += pixels;
+      if (Math.abs(this.wheelRest) >= WHEEL_STEP_PIXELS) {
+        this.step(Math.sign(this.wheelRest));
+        this.wheelRest = 0;
+      }
+    }, { passive: false });
+
+    canvas.addEventListener("pointerdown", (event) => {
+      if (this.drag) return;
+      const [x, y] = local(event);
+      const kind = event.button === 2 || (event.button === 0 && this.tool === "window") ? "window"
+        : event.button === 1 || (event.button === 0 && this.tool === "pan") ? "pan"
+          : event.button === 0 && this.tool === "measure" ? "measure" : null;
+      if (!kind || (kind === "window" && this.colour)) return;
+      event.preventDefault();
+      canvas.setPointerCapture(event.pointerId);
+      this.drag = { kind, pointer: event.pointerId, x0: x, y0: y, x, y };
+      if (kind === "window") this.startWindowDrag();
+      if (kind === "measure") {
+        const point = this.canvas.toImage(x, y);
+        this.measuring = { k: this.target, a: point, b: point };
+      }
+      stage.classList.add(`dragging-${kind}`);
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      const [x, y] = local(event);
+      this.cursor = [x, y];
+      const drag = this.drag;
+      if (drag && drag.pointer === event.pointerId) {
+        const dx = x - drag.x;
+        const dy = y - drag.y;
+        drag.x = x;
+        drag.y = y;
+        if (drag.kind === "pan") {
+          this.canvas.panBy(dx, dy);
+          this.viewChanged();
+        } else if (drag.kind === "window") {
+          this.moveWindowDrag();
+        } else if (drag.kind === "measure") {
+          this.measuring.b = this.canvas.toImage(x, y);
+          this.schedule();
+        }
+      }
+      this.askValue();
+    });
+    const end = (event) => {
+      const drag = this.drag;
+      if (!drag || drag.pointer !== event.pointerId) return;
+      this.drag = null;
+      stage.classList.remove(`dragging-${drag.kind}`);
+      if (drag.kind === "window") this.endWindowDrag();
+      if (drag.kind === "measure") this.endMeasure();
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    canvas.addEventListener("pointerleave", () => {
+      if (this.drag) return;
+      this.cursor = null;
+      this.overlay.setValue(null);
+    });
+    canvas.addEventListener("dblclick", () => {
+      this.canvas.home();
+      this.viewChanged();
+    });
+  }
+
+  viewChanged() {
+    this.schedule();
+    this.askValue();
+  }
+
+  startWindowDrag() {
+    this.stopCine();
+    this.dragBase = null;
+    this.dragging = true;
+    const shownWindow = this.shownWindow();
+    const frameWindow = this.frames[this.shown?.k ?? this.target]?.window;
+    if (wl.isExplicit(shownWindow)) this.dragBase = { center: shownWindow.center, width: shownWindow.width };
+    else if (frameWindow) this.dragBase = { center: frameWindow[0], width: frameWindow[1] };
+    else this.estimateAutoWindow().catch(() => null).then((base) => {
+      if (!this.dragging) return;
+      this.dragBase = base ?? { center: 0, width: 1 };
+      this.moveWindowDrag();
+    });
+  }
+
+  moveWindowDrag() {
+    if (!this.dragBase || !this.drag) return;
+    const window = wl.dragged(this.dragBase, this.drag.x - this.drag.x0, this.drag.y - this.drag.y0);
+    if (wl.same(window, this.window)) return;
+    this.window = window;
+    this.showWindowButtons();
+    this.requestDraft(window);
+  }
+
+  endWindowDrag() {
+    this.dragging = false;
+    this.draftBusy = null;
+    this.request();
+    setTimeout(() => this.store.forgetPreviews(this.window), 2000);
+  }
+
+  /** The min–max window of the frame on screen, found from its darkest and brightest pixels
+   * (exact in the lossless picture) and their values asked of the server: where a drag
+   * starts when the file has no window. */
+  async estimateAutoWindow() {
+    const bitmap = this.shown?.bitmap;
+    if (!bitmap) return null;
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(bitmap, 0, 0);
+    const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    let darkest = 0;
+    let brightest = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] < data[darkest]) darkest = i;
+      if (data[i] > data[brightest]) brightest = i;
+    }
+    if (data[darkest] === data[brightest]) return null;
+    const where = (i) => {
+      const pixel = i / 4;
+      return [
+        Math.floor(((pixel % bitmap.width) + 0.5) * (this.image.width / bitmap.width)),
+        Math.floor((Math.floor(pixel / bitmap.width) + 0.5) * (this.image.height / bitmap.height)),
+      ];
+    };
+    try {
+      const values = await Promise.all([darkest, brightest].map((i) => {
+        const [x, y] = where(i);
+        return getJson(`/api/images/${encodeURIComponent(this.image.id)}/frames/${this.shown.k}/value?x=${x}&y=${y}`);
+      }));
+      const low = Math.min(values[0].value, values[1].value);
+      const high = Math.max(values[0].value, values[1].value);
+      return { center: (low + high) / 2, width: Math.max(high - low, 1e-3) };
+    } catch {
+      return null;
+    }
+  }
+
+  endMeasure() {
+    const m = this.measuring;
+    this.measuring = null;
+    if (m && Math.hypot(...this.canvas.imageToScreen(...m.a).map((v, i) => v - this.canvas.imageToScreen(...m.b)[i])) > 4) {
+      this.measurements.push(m);
+    }
+    this.schedule();
+  }
+
+  // --- cine -------------------------------------------------------------------------------
+
+  toggleCine() {
+    if (this.cine.playing) this.stopCine();
+    else this.startCine();
+  }
+
+  startCine() {
+    if (this.count < 2) return;
+    this.cine.playing = true;
+    this.cine.last = performance.now();
+    this.cine.shownTimes = [];
+    this.playButton.innerHTML = icon("pause");
+    this.playButton.setAttribute("aria-label", "Pause");
+    this.playButton.setAttribute("aria-pressed", "true");
+    this.direction = 1;
+    this.request();
+    const tick = (now) => {
+      if (!this.cine.playing) return;
+      const interval = 1000 / this.cine.fps;
+      if (now - this.cine.last >= interval - 2) {
+        const next = (this.target + 1) % this.count;
+        if (this.store.has(next, this.window)) {
+          // Keep the cadence, but never try to catch up on frames that were late.
+          this.cine.last = now - this.cine.last < 2 * interval ? this.cine.last + interval : now;
+          this.go(next, { fromCine: true });
+        }
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    this.overlay.setCine(`Cine ${this.cine.fps} fps`);
+  }
+
+  stopCine() {
+    if (!this.cine.playing) return;
+    this.cine.playing = false;
+    this.playButton.innerHTML = icon("play");
+    this.playButton.setAttribute("aria-label", "Play");
+    this.playButton.setAttribute("aria-pressed", "false");
+    this.overlay.setCine(null);
+    this.request();
+  }
+
+  countCineFrame() {
+    const now = performance.now();
+    const times = this.cine.shownTimes;
+    times.push(now);
+    while (times.length && now - times[0] > 2000) times.shift();
+    if (times.length >= 3) {
+      const rate = ((times.length - 1) * 1000) / (times[times.length - 1] - times[0]);
+      this.overlay.setCine(`Cine ${this.cine.fps} fps (shown ${rate.toFixed(1)})`);
+    }
+  }
+
+  // --- actions ----------------------------------------------------------------------------
+
+  reset() {
+    this.stopCine();
+    this.canvas.reset();
+    this.measurements = [];
+    this.measuring = null;
+    this.setTool("pan");
+    this.toolbar.querySelector("[data-action=invert]").setAttribute("aria-pressed", "false");
+    this.setWindow(this.defaultWindow());
+    this.viewChanged();
+  }
+
+  escape() {
+    if (closeDialogs()) return;
+    if (this.measuring) {
+      this.measuring = null;
+      this.schedule();
+      return;
+    }
+    if (this.tool !== "pan") return this.setTool("pan");
+    this.page.shell.classList.remove("full-page");
+  }
+
+  async toggleFullscreen() {
+    const shell = this.page.shell;
+    if (document.fullscreenElement) return document.exitFullscreen();
+    if (shell.classList.contains("full-page")) return shell.classList.remove("full-page");
+    try {
+      await shell.requestFullscreen();
+    } catch {
+      shell.classList.add("full-page");
+    }
+  }
+
+  actions() {
+    const view = (change) => () => {
+      change();
+      this.viewChanged();
+    };
+    const actions = {
+      nextFrame: () => this.step(1),
+      previousFrame: () => this.step(-1),
+      pageForward: () => this.step(PAGE_STEP),
+      pageBack: () => this.step(-PAGE_STEP),
+      firstFrame: () => this.go(0),
+      lastFrame: () => this.go(this.count - 1),
+      cine: () => this.toggleCine(),
+      zoomIn: view(() => this.canvas.zoomBy(ZOOM_STEP)),
+      zoomOut: view(() => this.canvas.zoomBy(1 / ZOOM_STEP)),
+      home: view(() => this.canvas.home()),
+      rotateLeft: view(() => this.canvas.rotateBy(-90)),
+      rotateRight: view(() => this.canvas.rotateBy(90)),
+      flipHorizontal: view(() => this.canvas.flipHorizontal()),
+      flipVertical: view(() => this.canvas.flipVertical()),
+      invert: view(() => {
+        this.canvas.invert = !this.canvas.invert;
+        this.toolbar.querySelector("[data-action=invert]").setAttribute("aria-pressed", String(this.canvas.invert));
+      }),
+      overlay: () => {
+        this.overlayShown = !this.overlayShown;
+        this.overlay.toggle(this.overlayShown);
+        this.toolbar.querySelector("[data-action=overlay]").setAttribute("aria-pressed", String(this.overlayShown));
+      },
+      fileWindow: () => this.setWindow(wl.FILE),
+      toolPan: () => this.setTool("pan"),
+      toolWindow: () => !this.colour && this.setTool("window"),
+      toolMeasure: () => this.setTool("measure"),
+      reset: () => this.reset(),
+      fullscreen: () => this.toggleFullscreen(),
+      help: showHelp,
+      escape: () => this.escape(),
+    };
+    wl.PRESET_ORDER.filter((name) => this.presets[name]).forEach((name, index) => {
+      actions[`preset${index + 1}`] = () => this.choosePreset(name);
+    });
+    return actions;
+  }
+
+  wireActions() {
+    const actions = this.actions();
+    for (const node of this.page.shell.querySelectorAll("[data-action]")) {
+      node.addEventListener("click", () => {
+        actions[node.dataset.action]?.();
+        if (node.dataset.action !== "cine") node.blur(); // keys go back to the viewer
+      });
+    }
+    bindSeriesKeys(actions);
+  }
+
+  // --- for tests and scripts --------------------------------------------------------------
+
+  /** Resolves when frame k (and, if given, the window with that key) is on screen, as the
+   * lossless picture unless `preview` allows a JPEG preview. */
+  whenDisplayed(k, windowKey = null, { preview = false } = {}) {
+    const matches = (shown) => shown && shown.k === k && (preview || !shown.preview)
+      && (windowKey == null || wl.key(shown.window) === windowKey);
+    if (matches(this.shown)) return Promise.resolve(this.state());
+    return new Promise((resolve) => {
+      this.waiters.push((shown) => {
+        if (!matches(shown)) return false;
+        resolve(this.state());
+        return true;
+      });
+    });
+  }
+
+  state() {
+    const shown = this.shown;
+    return {
+      target: this.target,
+      frame: shown?.k ?? null,
+      window: shown ? { ...shown.window, key: wl.key(shown.window) } : null,
+      wantedWindow: wl.key(this.window),
+      dragging: this.dragging,
+      preview: Boolean(shown?.preview),
+      error: shown?.error?.message ?? null,
+      drawn: this.drawn,
+      previewsDrawn: this.previewsDrawn,
+      fetched: this.store.fetched,
+      tool: this.tool,
+      rotation: this.canvas.rotation,
+      mirrored: this.canvas.mirrored,
+      inverted: this.canvas.invert,
+      imageZoom: this.canvas.imageZoom,
+      atHome: this.canvas.atHome,
+      cine: this.cine.playing,
+      fps: this.cine.fps,
+      measurements: this.measurements.map((m) => ({ ...m, mm: lengthMm(m.a, m.b, this.spacing), text: lengthText(m.a, m.b, this.spacing) })),
+      readout: this.readout ?? null,
+    };
+  }
+
+  expose() {
+    window.samsyn = {
+      image: this.image,
+      kind: "series",
+      viewer: this,
+      state: () => this.state(),
+      drawn: () => this.drawn,
+      go: (k) => this.go(k),
+      whenDisplayed: (k, windowKey, options) => this.whenDisplayed(k, windowKey, options),
+      setWindow: (center, width) => this.setWindow(wl.explicit(center, width)),
+      preset: (name) => this.choosePreset(name),
+      imageToScreen: (x, y) => this.canvas.imageToScreen(x, y),
+      screenToImage: (x, y) => this.canvas.toImage(x, y),
+    };
+  }
+}
+
+/** Opens the series viewer on the viewer page (its shell, stage, banner and facts). */
+export function openSeries(image, page) {
+  showFacts(page, image);
+  const viewer = new SeriesViewer(image, page);
+  viewer.wireActions();
+  viewer.expose();
+  return viewer;
+}
