@@ -95,6 +95,8 @@ def encode(pixels: np.ndarray, encoding: Encoding) -> bytes:
     options: dict[str, object] = {}
     if encoding.format in ("jpg", "jpeg", "webp"):
         options["quality"] = encoding.quality
+    if encoding.format == "png":
+        options["compress_level"] = 1  # lossless either way; level 1 is several times faster
     if encoding.format in ("jpg", "jpeg") and image.mode == "RGB":
         options["subsampling"] = encoding.subsampling
     image.save(buffer, _PIL_FORMATS[encoding.format], **options)
