@@ -25,11 +25,9 @@ class SamsynServer(BaseApplication):
         return create_app(self.app_config)
 
 
-def serve(
-    host: str, port: int, workers: int, threads: int, config: dict[str, Any] | None = None
-) -> None:
-    """Run the production server until interrupted."""
-    options = {
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """gunicorn's settings for samsyn: threaded workers (HTTP and Socket.IO websockets)."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
@@ -41,4 +39,10 @@ def serve(
         "errorlog": "-",
         "loglevel": "warning",
     }
-    SamsynServer(options, config).run()
+
+
+def serve(
+    host: str, port: int, workers: int, threads: int, config: dict[str, Any] | None = None
+) -> None:
+    """Run the production server until interrupted."""
+    SamsynServer(gunicorn_options(host, port, workers, threads), config).run()

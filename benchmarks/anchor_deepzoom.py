@@ -21,6 +21,8 @@ from gunicorn.app.base import BaseApplication
 from openslide import OpenSlide
 from openslide.deepzoom import DeepZoomGenerator
 
+from app.server import gunicorn_options
+
 SLIDE_NAME = "slide"
 TILE_SIZE = 254
 OVERLAP = 1
@@ -57,22 +59,6 @@ def create_app(slide_path: str) -> Flask:
     return app
 
 
-def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
-    """samsyn's gunicorn settings (app/server.py), so both servers run the same way."""
-    return {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "timeout": 120,
-        "graceful_timeout": 10,
-        "keepalive": 30,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-    }
-
-
 class AnchorServer(BaseApplication):
     """gunicorn loading the app in each worker, so every worker opens its own OpenSlide handle."""
 
@@ -105,7 +91,8 @@ def serve_command(slide: Path, port: int, workers: int, threads: int) -> list[st
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, server: type[AnchorServer] | None = None) -> None:
+    """Parse the command line and run `server` (the anchor by default) on the slide."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("slide")
     parser.add_argument("--host", default="127.0.0.1")
@@ -113,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     arguments = parser.parse_args(argv)
+    # samsyn's own gunicorn settings, so both servers run the same way.
     options = gunicorn_options(arguments.host, arguments.port, arguments.workers, arguments.threads)
-    AnchorServer(arguments.slide, options).run()
+    (server or AnchorServer)(arguments.slide, options).run()
 
 
 if __name__ == "__main__":

@@ -10,12 +10,11 @@ itself has no way to switch security off. Run as
 
 from __future__ import annotations
 
-import argparse
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from benchmarks.anchor_deepzoom import AnchorServer, gunicorn_options
+from benchmarks.anchor_deepzoom import AnchorServer, main
 from tiles import Source, open_source
 from tiles.service import TileService
 
@@ -62,17 +61,5 @@ class OpenTilesServer(AnchorServer):
         return create_app(self.slide_path)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("slide")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    arguments = parser.parse_args(argv)
-    options = gunicorn_options(arguments.host, arguments.port, arguments.workers, arguments.threads)
-    OpenTilesServer(arguments.slide, options).run()
-
-
 if __name__ == "__main__":
-    main()
+    main(server=OpenTilesServer)
