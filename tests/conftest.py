@@ -74,7 +74,9 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
-def login(client: FlaskClient, username: str = TEST_USER, password: str = TEST_PASSWORD) -> FlaskClient:
+def login(
+    client: FlaskClient, username: str = TEST_USER, password: str = TEST_PASSWORD
+) -> FlaskClient:
     """Log the test client in and send the CSRF token with every later request."""
     response = client.post("/api/session", json={"username": username, "password": password})
     assert response.status_code == 200, response.get_json()
@@ -90,7 +92,9 @@ def client(app: Flask) -> FlaskClient:
 
 def import_one(app: Flask, path: Path | str) -> str:
     """Import one file into the test organisation's case and return its image id."""
-    lines = [line for line, _ok in import_paths(app, [str(path)], (TEST_ORG, TEST_PATIENT, TEST_CASE))]
+    lines = [
+        line for line, _ok in import_paths(app, [str(path)], (TEST_ORG, TEST_PATIENT, TEST_CASE))
+    ]
     assert len(lines) == 1 and lines[0].startswith("imported "), lines
     return lines[0].split()[1]
 
@@ -115,13 +119,18 @@ def wait_for(url: str, seconds: float = 30) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_data(tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Path) -> tuple[Path, dict[str, str]]:
+def live_data(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Path
+) -> tuple[Path, dict[str, str]]:
     """A data directory with a readable slide and one whose file was damaged after import."""
     data_dir = tmp_path_factory.mktemp("live")
     application = make_app(data_dir)
     broken = data_dir / "damaged.tif"
     shutil.copy(synthetic_slide, broken)
-    images = {"slide": import_one(application, synthetic_slide), "broken": import_one(application, broken)}
+    images = {
+        "slide": import_one(application, synthetic_slide),
+        "broken": import_one(application, broken),
+    }
     broken.write_bytes(broken.read_bytes()[:600])
     return data_dir, images
 
@@ -166,25 +175,37 @@ def postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on SQLite and on PostgreSQL (a fresh schema per test, dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'samsyn.db'}"
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def database_for(kind: str, folder: Path, tag: str) -> Iterator[str]:
+    """A database URL for one test or one module: a SQLite file in `folder`, or a fresh
+    PostgreSQL schema named after `tag`, dropped afterwards (skipped without PostgreSQL)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'samsyn.db'}"
         return
     if not postgres_available():
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
     from sqlalchemy import create_engine, text
 
-    schema = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**9}"
+    schema = f"t_{tag}_{os.getpid()}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    if db.engine is not None:
+        db.engine.dispose()
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on PostgreSQL (a fresh schema per test, dropped after)."""
+    tag = str(abs(hash(request.node.nodeid)) % 10**9)
+    yield from database_for(request.param, tmp_path, tag)
 
 
 @pytest.fixture()

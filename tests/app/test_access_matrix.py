@@ -29,7 +29,6 @@ The directory:
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -53,12 +52,12 @@ from app.extensions import db
 from app.importer import import_paths
 from app.models import AccessEntry, Block, Case, EmergencyAccess, Image, Patient, Share, Unit
 from tests.conftest import (
-    POSTGRES_URL,
+    DATABASES,
     TEST_ORG,
     TEST_PATIENT,
+    database_for,
     login,
     make_app,
-    postgres_available,
 )
 
 PASSWORD = "lösenord-för-test"
@@ -190,32 +189,13 @@ def _until(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=DATABASES)
 def matrix_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """conftest's `database_url` at module scope: the table's directory is built once per database
-    (building it takes seconds; the table has over a hundred tests)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'samsyn.db'}"
-        return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_matrix_{os.getpid()}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    if db.engine is not None:
-        db.engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    """conftest's `database_url` at module scope: the table's directory is built once per
+    database (building it takes seconds; the table has over a hundred tests)."""
+    yield from database_for(request.param, tmp_path_factory.mktemp("matrix"), "matrix")
 
 
 @pytest.fixture(scope="module")

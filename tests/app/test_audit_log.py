@@ -36,14 +36,14 @@ from app.extensions import db
 from app.importer import import_paths
 from app.models import AccessEntry, EmergencyAccess, Image, Patient
 from tests.conftest import (
-    POSTGRES_URL,
+    DATABASES,
     REPO,
     TEST_ORG,
     TEST_PATIENT,
+    database_for,
     import_one,
     login,
     make_app,
-    postgres_available,
 )
 
 PASSWORD = "lösenord-för-test"
@@ -66,30 +66,12 @@ def aware(moment: datetime) -> datetime:
 # --- one directory per database ------------------------------------------------------------
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=DATABASES)
 def audit_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('audit') / 'samsyn.db'}"
-        return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    from sqlalchemy import create_engine
-
-    schema = f"t_audit_{os.getpid()}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    if db.engine is not None:
-        db.engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    """conftest's `database_url` at module scope: one directory per database for the module."""
+    yield from database_for(request.param, tmp_path_factory.mktemp("audit"), "audit")
 
 
 @dataclass

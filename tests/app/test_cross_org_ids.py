@@ -9,7 +9,6 @@ Organisation A is conftest's Testregion (pathologist `tester`, patient 640823-32
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,43 +29,24 @@ from app.directory import add_org, add_unit, add_user
 from app.extensions import db
 from app.models import AccessEntry, Image, Share
 from tests.conftest import (
-    POSTGRES_URL,
+    DATABASES,
     TEST_PATIENT,
+    database_for,
     import_one,
     login,
     make_app,
-    postgres_available,
 )
 
 PASSWORD = "lösenord-för-test"
 UNKNOWN = "0123456789abcdef"  # an id of the same shape that exists nowhere
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=DATABASES)
 def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """conftest's `database_url` at module scope: one directory per database for all routes."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('crossorg') / 'samsyn.db'}"
-        return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_crossorg_{os.getpid()}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    if db.engine is not None:
-        db.engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    yield from database_for(request.param, tmp_path_factory.mktemp("crossorg"), "crossorg")
 
 
 @dataclass

@@ -319,7 +319,9 @@ def test_image_without_pixel_data_fails(tmp_path: Path) -> None:
     del dataset.PixelData
     dataset.save_as(path)
     result = outcome_of(path)
-    assert isinstance(result, Failed) and result.reason.startswith("CT Image Storage has no pixel data")
+    assert isinstance(result, Failed) and result.reason.startswith(
+        "CT Image Storage has no pixel data"
+    )
 
 
 def test_dicom_objects_that_are_no_images_are_skipped(tmp_path: Path) -> None:
