@@ -36,7 +36,7 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 lint: install
-	$(BIN)/ruff check app tiles annotations samsyn tests benchmarks
+	$(BIN)/ruff check app tiles samsyn tests benchmarks
 	$(BIN)/mypy app tiles samsyn
 
 clean:
