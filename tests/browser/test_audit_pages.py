@@ -67,7 +67,15 @@ def test_filtering_by_patient_and_exporting_the_same_as_csv(
     reviewer.get_by_test_id("filter-patient").fill("640823-3234")
     reviewer.get_by_test_id("filter-submit").click()
     reviewer.wait_for_url(re.compile(r"/audit\?patient=640823-3234"))
-    reviewer.locator("[data-testid=audit-row]").first.wait_for()
+    # The filtered table replaces the unfiltered one: wait until it has.
+    reviewer.wait_for_function(
+        """(patient) => {
+          const cells = [...document.querySelectorAll("[data-testid=audit-row] td:nth-child(6)")];
+          return cells.length > 0 && cells.every((cell) => cell.innerText.trim() === patient);
+        }""",
+        arg=PATIENT,
+        timeout=15_000,
+    )
 
     patients = column(reviewer, 6)
     assert patients and set(patients) == {PATIENT}
