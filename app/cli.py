@@ -172,6 +172,12 @@ def _import(arguments: argparse.Namespace) -> int:
     if (arguments.patient or arguments.case) and not arguments.org:
         print("error: --patient and --case need --org", file=sys.stderr)
         return 1
+    if not arguments.org:
+        print(
+            "note: without --org the images belong to no organisation, and nobody sees them "
+            "until they are imported again with --org",
+            file=sys.stderr,
+        )
     for line, ok in import_paths(app, arguments.paths, owner):
         print(line, flush=True)
         failures += 0 if ok else 1
