@@ -1,8 +1,8 @@
 """The one access policy as the application uses it: facts from the database, `policy.decide`,
 a short-lived decision cache, and an access-log entry for every access to patient data.
 
-Every route and Socket.IO event that touches a case, an image or a patient goes through
-`authorize_image`, `authorize_case` or `visible_cases`. A refusal answers 404 when the
+Every route that touches a case, an image or a patient goes through `authorize_image`,
+`authorize_case`, `visible_cases` or `visible_images`. A refusal answers 404 when the
 caller may not know the thing exists and 403 when they may.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import Access, TileFolder, append, append_in
@@ -249,49 +249,49 @@ def authorize_case(session: Session, action: str, case_id: str) -> tuple[Case, C
     return case, checked
 
 
-def visible(
+def visible_cases(
     session: Session, principal: Principal, cases: list[Case]
 ) -> list[tuple[Case, Checked]]:
-    """The cases the principal may list, each decision logged when it touches patient data."""
-    allowed, entries = [], []
-    for case in cases:
-        checked = access_control().check_case(session, principal, "list", case)
-        if checked.decision.allowed:
-            allowed.append((case, checked))
-            if checked.case.patient_id:
-                entries.append(describe_access(principal, checked, "list"))
-    append(db, entries)
-    return allowed
-
-
-def shares_filter(principal: Principal) -> object:
-    """SQL condition for shares addressed to any of the principal's roles or to them by name."""
-    orgs = {m.role.org_id for m in principal.memberships}
-    units = {m.role.unit_id for m in principal.memberships if m.role.unit_id}
-    return or_(Share.org_id.in_(orgs), Share.unit_id.in_(units), Share.user_id == principal.user_id)
+    """The cases the principal may list, each listing of patient data logged."""
+    checked = _listable(
+        session, principal, [(case_facts(case), f"case:{case.id}") for case in cases]
+    )
+    return [
+        (case, check) for case, check in zip(cases, checked, strict=True) if check.decision.allowed
+    ]
 
 
 def visible_images(session: Session, principal: Principal, images: list[Image]) -> list[Image]:
-    """The images the principal may list; listing a patient's image is logged."""
-    cases = {
-        case.id: case
-        for case in session.scalars(
-            select(Case).where(Case.id.in_({i.case_id for i in images if i.case_id}))
+    """The images the principal may list, each listing of a patient's image logged."""
+    ids = {image.case_id for image in images if image.case_id}
+    cases = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    subjects = [
+        (
+            case_facts(cases[image.case_id])
+            if image.case_id in cases
+            else CaseFacts(None, image.org_id, None, None),
+            f"image:{image.id}",
         )
-    }
+        for image in images
+    ]
+    checked = _listable(session, principal, subjects)
+    return [image for image, check in zip(images, checked, strict=True) if check.decision.allowed]
+
+
+def _listable(
+    session: Session, principal: Principal, subjects: list[tuple[CaseFacts, str]]
+) -> list[Checked]:
+    """The "list" decision for each subject; the relations of a case are read once however
+    many of its images are listed, and the allowed listings of patient data are logged."""
     now = now_utc()
-    shown, entries = [], []
-    for image in images:
-        case = cases.get(image.case_id) if image.case_id else None
-        facts = case_facts(case) if case else CaseFacts(None, image.org_id, None, None)
-        decision = decide(principal.actor, "list", facts, relations(session, facts, now), now)
-        if decision.allowed:
-            shown.append(image)
-            if facts.patient_id:
-                entries.append(
-                    describe_access(
-                        principal, Checked(decision, facts, f"image:{image.id}"), "list"
-                    )
-                )
+    known: dict[CaseFacts, Relations] = {}
+    decisions, entries = [], []
+    for facts, resource in subjects:
+        if facts not in known:
+            known[facts] = relations(session, facts, now)
+        check = Checked(decide(principal.actor, "list", facts, known[facts], now), facts, resource)
+        decisions.append(check)
+        if check.decision.allowed and facts.patient_id:
+            entries.append(describe_access(principal, check, "list"))
     append(db, entries)
-    return shown
+    return decisions

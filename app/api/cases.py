@@ -17,7 +17,7 @@ from app.access import (
     log,
     now_utc,
     refuse,
-    visible,
+    visible_cases,
 )
 from app.api import json_object
 from app.auth import Principal, current_principal
@@ -174,7 +174,7 @@ def list_cases() -> Response:
         return jsonify(
             [
                 case_json(session, case, checked.decision)
-                for case, checked in visible(session, principal, cases)
+                for case, checked in visible_cases(session, principal, cases)
             ]
         )
 
@@ -296,23 +296,19 @@ def revoke_share(case_id: str, share_id: str) -> Response:
 
 
 def patient_checked(
-    session: Session, principal: Principal, patient: Patient, action: str
-) -> Checked:
-    """A decision on a patient as a whole: allowed when any of their cases is, else refused."""
+    session: Session, principal: Principal, patient: Patient
+) -> tuple[Checked, bool]:
+    """A view of a patient as a whole, allowed when viewing any of their cases is, and
+    whether a spärr hides at least one of their cases from this caller."""
     cases = session.scalars(select(Case).where(Case.patient_id == patient.id)).all()
-    refusals = []
-    for case in cases:
-        checked = access_control().check_case(session, principal, action, case)
-        if checked.decision.allowed:
-            return Checked(checked.decision, checked.case, f"patient:{patient.id}")
-        refusals.append(checked)
-    facts = CaseFacts(None, patient.org_id, None, patient.id)
-    blocked = any(c.decision.blocked for c in refusals)
-    return Checked(
-        Decision(False, "blocked" if blocked else "no_relation", blocked=blocked),
-        facts,
-        f"patient:{patient.id}",
-    )
+    checks = [access_control().check_case(session, principal, "view", case) for case in cases]
+    hidden = any(check.decision.blocked for check in checks)
+    resource = f"patient:{patient.id}"
+    allowed = next((check for check in checks if check.decision.allowed), None)
+    if allowed is not None:
+        return Checked(allowed.decision, allowed.case, resource), hidden
+    refusal = Decision(False, "blocked" if hidden else "no_relation", blocked=hidden)
+    return Checked(refusal, CaseFacts(None, patient.org_id, None, patient.id), resource), hidden
 
 
 @bp.get("/patients/<patient_key>")
@@ -323,21 +319,13 @@ def show_patient(patient_key: str) -> Response:
         patient = find_patient(session, patient_key)
         if patient is None:
             raise NotFound("no such resource, or you may not see it")
-        checked = patient_checked(session, principal, patient, "view")
+        checked, hidden = patient_checked(session, principal, patient)
         log(principal, checked, "view")
-        hidden = _has_hidden_blocked_data(session, principal, patient)
         if not checked.decision.allowed:
             if hidden:
                 return jsonify({"blocked_information": True})
             refuse(checked)
         return jsonify({**(patient_json(patient) or {}), "blocked_information": hidden})
-
-
-def _has_hidden_blocked_data(session: Session, principal: Principal, patient: Patient) -> bool:
-    cases = session.scalars(select(Case).where(Case.patient_id == patient.id)).all()
-    return any(
-        access_control().check_case(session, principal, "view", c).decision.blocked for c in cases
-    )
 
 
 @bp.post("/patients/<patient_key>/emergency-access")
