@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,7 +182,6 @@ class TileFolder:
         self.gap, self.longest = gap, longest
         self._periods: dict[tuple[str, str], ViewingPeriod] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="samsyn-tile-log", daemon=True)
         self._thread.start()
         atexit.register(self.flush_all)
@@ -207,32 +206,44 @@ class TileFolder:
                 for key, period in self._periods.items()
                 if everything or now - period.last > self.gap or now - period.first > self.longest
             ]
-            periods = [self._periods.pop(key) for key in ended]
-        append(self.database, [_summary(period) for period in periods])
+            periods = {key: self._periods.pop(key) for key in ended}
+        try:
+            append(self.database, [_summary(period) for period in periods.values()])
+        except Exception:
+            self._restore(periods)
+            raise
+
+    def _restore(self, periods: dict[tuple[str, str], ViewingPeriod]) -> None:
+        """Periods whose entry could not be written go back, to be written next time
+        (merged with any period of the same user and image begun meanwhile)."""
+        with self._lock:
+            for key, period in periods.items():
+                newer = self._periods.get(key)
+                if newer is not None:
+                    period.tiles += newer.tiles
+                    period.last = max(period.last, newer.last)
+                self._periods[key] = period
 
     def flush_all(self) -> None:
         with contextlib.suppress(Exception):  # at exit the database may already be gone
             self.flush(everything=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(5.0):
-            try:
+        """Every few seconds, write the periods that ended; a failed write is tried again."""
+        while True:
+            time.sleep(5.0)
+            with contextlib.suppress(Exception):
                 self.flush()
-            except Exception:
-                time.sleep(5.0)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.flush_all()
 
 
 def _summary(period: ViewingPeriod) -> Access:
-    access = period.access
-    access.at = datetime.fromtimestamp(period.first, UTC)
-    access.detail = {
-        **access.detail,
+    """The one entry of a viewing period: its start, its end and how many tiles."""
+    first = datetime.fromtimestamp(period.first, UTC)
+    last = datetime.fromtimestamp(period.last, UTC)
+    detail = {
+        **period.access.detail,
         "tiles": period.tiles,
-        "from": datetime.fromtimestamp(period.first, UTC).isoformat(),
-        "to": datetime.fromtimestamp(period.last, UTC).isoformat(),
+        "from": first.isoformat(),
+        "to": last.isoformat(),
     }
-    return access
+    return replace(period.access, at=first, detail=detail)

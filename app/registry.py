@@ -155,7 +155,3 @@ class Registry:
             return open_source(list(record.files))
 
         return open_image
-
-    def forget(self, image_id: str) -> None:
-        with self._lock:
-            self._records.pop(image_id, None)

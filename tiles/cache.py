@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+
+from tiles.render import Encoding, encode
 from tiles.sources.base import Source
 
 Key = TypeVar("Key")
@@ -54,11 +58,6 @@ class SourceCache(Generic[Key]):
                     self._items.popitem(last=False)
             return source
 
-    def forget(self, key: Key) -> None:
-        """Drop a source, for instance when its image was removed or replaced."""
-        with self._lock:
-            self._items.pop(key, None)
-
     def __len__(self) -> int:
         return len(self._items)
 
@@ -79,6 +78,17 @@ class TileCache:
                 self._items.move_to_end(key)
             return tile
 
+    def picture(
+        self, key: str, pixels: Callable[[], np.ndarray], encoding: Encoding
+    ) -> EncodedTile:
+        """The encoded picture cached under `key`, made by `pixels` and kept on a miss."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        tile = EncodedTile(encode(pixels(), encoding), encoding.media_type, entity_tag(key))
+        self.put(key, tile)
+        return tile
+
     def put(self, key: str, tile: EncodedTile) -> None:
         if len(tile.data) > self.max_bytes // 8:
             return
@@ -93,3 +103,9 @@ class TileCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def entity_tag(key: str) -> str:
+    """A strong entity tag from a cache key, which names the image, its file's fingerprint
+    (or its frame and window) and the request."""
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()

@@ -13,7 +13,7 @@ from tiles.cache import EncodedTile, TileCache
 from tiles.deepzoom import DeepZoom
 from tiles.pyramid import Rect
 from tiles.radiology import Series
-from tiles.render import Encoding, encode, resize
+from tiles.render import Encoding, resize
 
 MAX_VIEWPORT = 4096
 Window = tuple[float, float]
@@ -80,7 +80,7 @@ class FramePictures:
         def pixels() -> np.ndarray:
             return resize(series.render(k, window), *size)
 
-        return self._cached(key, pixels, encoding)
+        return self.tiles.picture(key, pixels, encoding)
 
     def tile(
         self,
@@ -101,18 +101,7 @@ class FramePictures:
         def pixels() -> np.ndarray:
             return resize(_crop(series.render(k, window), rect), width, height)
 
-        return self._cached(key, pixels, encoding)
-
-    def _cached(self, key: str, pixels: object, encoding: Encoding) -> EncodedTile:
-        from tiles.service import _etag
-
-        cached = self.tiles.get(key)
-        if cached is not None:
-            return cached
-        picture = pixels()  # type: ignore[operator]
-        tile = EncodedTile(encode(picture, encoding), encoding.media_type, _etag(key))
-        self.tiles.put(key, tile)
-        return tile
+        return self.tiles.picture(key, pixels, encoding)
 
 
 def _crop(picture: np.ndarray, rect: Rect) -> np.ndarray:

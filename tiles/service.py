@@ -8,7 +8,6 @@ nearest finer stored level and kept in a bounded cache.
 from __future__ import annotations
 
 import functools
-import hashlib
 import struct
 import weakref
 from collections.abc import Callable
@@ -19,9 +18,9 @@ from PIL import Image
 
 from samsyn.errors import SamsynError, Unreadable
 from tiles import iiif
-from tiles.cache import EncodedTile, SourceCache, TileCache
+from tiles.cache import EncodedTile, SourceCache, TileCache, entity_tag
 from tiles.deepzoom import DeepZoom, deep_zoom_for
-from tiles.render import Encoding, encode, orient, region_at_size, thumbnail
+from tiles.render import Encoding, orient, region_at_size, thumbnail
 from tiles.sources.base import Source
 
 Opener = Callable[[], Source]
@@ -88,9 +87,11 @@ class TileService:
         if stored is not None:
             data = source.stored_tile(stored.level, stored.col, stored.row)
             if data is not None:
-                return EncodedTile(data, "image/jpeg", _etag(key))
+                return EncodedTile(data, "image/jpeg", entity_tag(key))
         encoding = Encoding(DZI_FORMATS[fmt], RENDERED_QUALITY, subsampling=0)
-        return self._rendered(key, lambda: region_at_size(source, rect, width, height), encoding)
+        return self.tiles.picture(
+            key, lambda: region_at_size(source, rect, width, height), encoding
+        )
 
     @reader_errors_as_unreadable
     def iiif_info(self, image_id: str, opener: Opener, service_id: str) -> dict[str, object]:
@@ -115,13 +116,13 @@ class TileService:
         if stored is not None:
             data = source.stored_tile(*stored)
             if data is not None:
-                return EncodedTile(data, "image/jpeg", _etag(key))
+                return EncodedTile(data, "image/jpeg", entity_tag(key))
 
         def pixels() -> np.ndarray:
             picture = region_at_size(source, request.region, request.width, request.height)
             return orient(picture, request.rotation, request.mirror)
 
-        return self._rendered(key, pixels, request.encoding)
+        return self.tiles.picture(key, pixels, request.encoding)
 
     @reader_errors_as_unreadable
     def associated(self, image_id: str, opener: Opener, name: str, fmt: str) -> EncodedTile:
@@ -136,19 +137,4 @@ class TileService:
             picture.thumbnail((2048, 2048), Image.Resampling.LANCZOS)
             return np.asarray(picture)
 
-        return self._rendered(key, pixels, Encoding("png" if fmt == "png" else "jpg", 90))
-
-    def _rendered(
-        self, key: str, pixels: Callable[[], np.ndarray], encoding: Encoding
-    ) -> EncodedTile:
-        cached = self.tiles.get(key)
-        if cached is not None:
-            return cached
-        tile = EncodedTile(encode(pixels(), encoding), encoding.media_type, _etag(key))
-        self.tiles.put(key, tile)
-        return tile
-
-
-def _etag(key: str) -> str:
-    """A strong entity tag: the key holds the image id, the file's fingerprint and the request."""
-    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+        return self.tiles.picture(key, pixels, Encoding("png" if fmt == "png" else "jpg", 90))
