@@ -30,7 +30,8 @@ from samsyn.errors import Forbidden, SamsynError
 COOKIE = "samsyn_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# Made on the first login of an unknown user, not at start-up: an argon2 hash costs 64 MiB.
+_DUMMY_HASH: str | None = None
 
 
 class Unauthenticated(SamsynError):
@@ -218,11 +219,19 @@ def _storable(text: str, longest: int) -> bool:
     return True
 
 
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown, so that costs the same time."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+    return _DUMMY_HASH
+
+
 def _password_matches(user: User | None, password: str) -> bool:
     """Verify with argon2; an unknown user costs the same time as a wrong password."""
     stored = user.password_hash if user and user.active and user.password_hash else None
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
