@@ -48,6 +48,18 @@ class Wrk:
         return f"wrk, {settings.threads} threads, {settings.connections} connections"
 
     def run(self, grid: TileGrid, settings: LoadSettings, headers: Mapping[str, str]) -> LoadResult:
+        arguments = [grid.prefix, str(grid.level), str(grid.columns), str(grid.rows)]
+        return self.measure(grid.base_url, LUA_SCRIPT, arguments, settings, headers)
+
+    def measure(
+        self,
+        base_url: str,
+        script: Path,
+        arguments: list[str],
+        settings: LoadSettings,
+        headers: Mapping[str, str],
+    ) -> LoadResult:
+        """wrk with a Lua script choosing the requests (`arguments` go to the script)."""
         command = [
             self.executable,
             "-t",
@@ -60,18 +72,11 @@ class Wrk:
             "--timeout",
             f"{REQUEST_TIMEOUT_S}s",
             "-s",
-            str(LUA_SCRIPT),
+            str(script),
         ]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
-        command += [
-            grid.base_url,
-            "--",
-            grid.prefix,
-            str(grid.level),
-            str(grid.columns),
-            str(grid.rows),
-        ]
+        command += [base_url, "--", *arguments]
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=settings.seconds + 60, check=False
         )

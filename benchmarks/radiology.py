@@ -52,7 +52,7 @@ from PIL import Image
 from benchmarks import CACHE, ROOT, samsyn_instance
 from benchmarks.client import get
 from benchmarks.load import LoadGenerator, LoadResult, LoadSettings
-from benchmarks.load_generators import REQUEST_TIMEOUT_S, Wrk, parse_wrk
+from benchmarks.load_generators import Wrk
 from benchmarks.processes import HOST, BenchmarkError, free_port, running_server
 from benchmarks.report import load_average, table, verdict
 from tiles.radiology.synthetic import make_ct_series
@@ -568,29 +568,10 @@ class FrameLoader:
         listing = self.workdir / f"{target.name.lower()}-{mode}.txt"
         if not listing.exists():
             listing.write_text("\n".join(target.paths(mode)) + "\n")
-        command = [
-            self.generator.executable,
-            "-t",
-            str(settings.threads),
-            "-c",
-            str(settings.connections),
-            "-d",
-            f"{settings.seconds:g}s",
-            "--latency",
-            "--timeout",
-            f"{REQUEST_TIMEOUT_S}s",
-            "-s",
-            str(LUA_SCRIPT),
-        ]
-        for name, value in target.headers.items():
-            command += ["-H", f"{name}: {value}"]
-        command += [target.base_url, "--", str(listing), mode]
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=settings.seconds + 60, check=False
+        arguments = [str(listing), mode]
+        return self.generator.measure(
+            target.base_url, LUA_SCRIPT, arguments, settings, target.headers
         )
-        if done.returncode != 0:
-            raise BenchmarkError(f"wrk failed ({done.returncode}): {done.stderr[-1000:]}")
-        return parse_wrk(done.stdout)
 
 
 # --- the report ---------------------------------------------------------------------------------
