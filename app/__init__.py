@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SessionInterface
 
-from app import imaging
-from app.access import AccessControl
-from app.api import audit, cases, images, pages, series, session, tiles
-from app.auth import Sessions, authenticate_request
+from app.api import audit, cases, health, images, pages, patients, series, session, static, tiles
+from app.auth import authenticate_request
 from app.config import load_config
-from app.epoch import PolicyEpoch
 from app.errors import register_error_handlers
-from app.extensions import db, socketio
+from app.extensions import socketio
 from app.fastpath import FastTiles
+from app.headers import NO_STORE, SECURITY_HEADERS
+from app.services import attach, build_services
+from samsyn.errors import SamsynError
 
 
 class NoFlaskSession(SessionInterface):
@@ -30,24 +30,56 @@ class NoFlaskSession(SessionInterface):
 
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+BLUEPRINTS = (
+    health.bp,
+    session.bp,
+    images.bp,
+    series.bp,
+    tiles.bp,
+    cases.bp,
+    patients.bp,
+    audit.bp,
+    pages.bp,
+    static.bp,
+)
+
+
+class UriTooLong(SamsynError):
+    code = "uri_too_long"
+    status = 414
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build an application: configuration, extensions, blueprints, error handlers."""
-    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    """Build an application: configuration, services, blueprints, error handlers, headers."""
+    app = Flask(__name__, static_folder=None)
     app.config.update(load_config(config))
+    app.config["STATIC_DIR"] = STATIC
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = NoFlaskSession()
-    db.init_app(app)
-    imaging.init_app(app)
-    app.extensions["samsyn_epoch"] = PolicyEpoch(app.config["DATA_DIR"])
-    app.extensions["samsyn_sessions"] = Sessions(app)
-    app.extensions["samsyn_access"] = AccessControl(app)
+    attach(app, build_services(app.config))
+    app.before_request(refuse_long_urls)
     app.before_request(authenticate_request)
+    app.after_request(secure)
     socketio.init_app(app, message_queue=app.config["MESSAGE_QUEUE"], async_mode="threading")
-    blueprints = (session.bp, images.bp, series.bp, tiles.bp, cases.bp, audit.bp, pages.bp)
-    for blueprint in blueprints:
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     app.wsgi_app = FastTiles(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
+
+
+def refuse_long_urls() -> None:
+    """A URL longer than any samsyn makes is refused in the contract's JSON shape."""
+    longest = current_app.config["MAX_URL_LENGTH"]
+    length = len(request.environ.get("RAW_URI") or request.full_path)
+    if length > longest:
+        raise UriTooLong(f"the URL is longer than {longest} characters")
+
+
+def secure(response: Response) -> Response:
+    """Security headers on every response; JSON answers (patient data) are not stored."""
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name, value)
+    if response.mimetype == "application/json" and "Cache-Control" not in response.headers:
+        response.headers[NO_STORE[0]] = NO_STORE[1]
+    return response

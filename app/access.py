@@ -1,43 +1,51 @@
 """The one access policy as the application uses it: facts from the database, `policy.decide`,
 a short-lived decision cache, and an access-log entry for every access to patient data.
 
-Every route that touches a case, an image or a patient goes through `authorize_image`,
-`authorize_case`, `visible_cases` or `visible_images`. A refusal answers 404 when the
-caller may not know the thing exists and 403 when they may.
+Every route that touches a case, an image, a patient or the log goes through one of the
+`authorize_*` functions (or `visible_cases` / `visible_images` for listings). A refusal
+answers 404 when the caller may not know the thing exists and 403 when they may, and is
+logged as denied. An allowed change is logged once its outcome is known, with what it made
+(`recorded`); listings and tiles are folded into one entry per user, subject and period.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import Access, TileFolder, append, append_in
+from app.audit import Access, AccessFolder, append, append_in
 from app.auth import Principal, current_principal
-from app.extensions import db
-from app.models import Block, Case, Consent, EmergencyAccess, Image, Share
+from app.epoch import PolicyEpoch
+from app.extensions import Database
+from app.models import Block, Case, Consent, EmergencyAccess, Image, Patient, Share, utcnow
 from app.policy import (
     BlockFacts,
     CaseFacts,
     Decision,
     GrantFacts,
+    PatientFacts,
     Relations,
     ShareFacts,
     decide,
 )
-from samsyn.errors import Forbidden, NotFound
+from samsyn.errors import Forbidden, NotFound, SamsynError
 
 DECISION_TTL = 30.0
+UNKNOWN = "no such resource, or you may not see it"
 
 
 @dataclass(frozen=True)
 class Checked:
-    """A decision together with the facts it was made on."""
+    """A decision together with the facts it was made on and the resource it names."""
 
     decision: Decision
     case: CaseFacts
@@ -45,12 +53,7 @@ class Checked:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; samsyn stores UTC only."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utcnow()
 
 
 def image_facts(session: Session, image_id: str) -> CaseFacts | None:
@@ -74,52 +77,83 @@ def case_facts(case: Case) -> CaseFacts:
     return CaseFacts(case.id, case.org_id, case.unit_id, case.patient_id, case.purpose)
 
 
+def patient_case_facts(patient: Patient) -> CaseFacts:
+    """A patient as the subject of a log entry: their organisation, no case."""
+    return CaseFacts(None, patient.org_id, None, patient.id)
+
+
+def case_shares(session: Session, case_id: str | None, now: datetime) -> Relations:
+    """The active shares of a case."""
+    if case_id is None:
+        return Relations()
+    rows = session.scalars(
+        select(Share).where(Share.case_id == case_id, Share.revoked.is_(None), Share.until > now)
+    )
+    return Relations(
+        shares=tuple(
+            ShareFacts(s.id, s.org_id, s.unit_id, s.user_id, s.purpose, s.until) for s in rows
+        )
+    )
+
+
+def patient_relations(session: Session, patient_id: str | None, now: datetime) -> Relations:
+    """The patient's active blocks, consents (with their scope) and emergency grants."""
+    if patient_id is None:
+        return Relations()
+    blocks = session.scalars(
+        select(Block).where(Block.patient_id == patient_id, Block.lifted.is_(None))
+    )
+    consents = session.scalars(
+        select(Consent).where(Consent.patient_id == patient_id, Consent.until > now)
+    )
+    emergencies = session.scalars(
+        select(EmergencyAccess).where(
+            EmergencyAccess.patient_id == patient_id, EmergencyAccess.until > now
+        )
+    )
+    return Relations(
+        blocks=tuple(BlockFacts(b.id, b.org_id, b.unit_id) for b in blocks),
+        consents=tuple(
+            GrantFacts(
+                c.id,
+                "consent",
+                c.until,
+                org_id=c.org_id,
+                user_id=c.user_id,
+                cases=tuple(c.cases) if c.cases is not None else None,
+            )
+            for c in consents
+        ),
+        emergencies=tuple(
+            GrantFacts(e.id, "emergency", e.until, user_id=e.user_id) for e in emergencies
+        ),
+    )
+
+
 def relations(session: Session, case: CaseFacts, now: datetime) -> Relations:
-    """Active shares of the case, and the patient's active blocks, consents and emergency grants."""
-    shares = (
-        ()
-        if case.id is None
-        else tuple(
-            ShareFacts(s.id, s.org_id, s.unit_id, s.user_id, s.purpose, aware(s.until))
-            for s in session.scalars(
-                select(Share).where(
-                    Share.case_id == case.id, Share.revoked.is_(None), Share.until > now
-                )
-            )
-        )
+    """Active shares of the case, and the patient's active blocks, consents and grants."""
+    shares = case_shares(session, case.id, now)
+    patient = patient_relations(session, case.patient_id, now)
+    return Relations(shares.shares, patient.blocks, patient.consents, patient.emergencies)
+
+
+def patient_facts(session: Session, patient: Patient, now: datetime) -> PatientFacts:
+    """A patient with every case of theirs and each case's active shares."""
+    cases = session.scalars(select(Case).where(Case.patient_id == patient.id)).all()
+    return PatientFacts(
+        patient.id,
+        patient.org_id,
+        tuple((case_facts(case), case_shares(session, case.id, now)) for case in cases),
     )
-    if case.patient_id is None:
-        return Relations(shares=shares)
-    patient = case.patient_id
-    blocks = tuple(
-        BlockFacts(b.id, b.org_id, b.unit_id)
-        for b in session.scalars(
-            select(Block).where(Block.patient_id == patient, Block.lifted.is_(None))
-        )
-    )
-    consents = tuple(
-        GrantFacts(c.id, "consent", aware(c.until), org_id=c.org_id, user_id=c.user_id)
-        for c in session.scalars(
-            select(Consent).where(Consent.patient_id == patient, Consent.until > now)
-        )
-    )
-    emergencies = tuple(
-        GrantFacts(e.id, "emergency", aware(e.until), user_id=e.user_id)
-        for e in session.scalars(
-            select(EmergencyAccess).where(
-                EmergencyAccess.patient_id == patient, EmergencyAccess.until > now
-            )
-        )
-    )
-    return Relations(shares, blocks, consents, emergencies)
 
 
 class AccessControl:
     """Decisions per request, cached per session for a few seconds on the hot path (tiles)."""
 
-    def __init__(self, app: Flask) -> None:
-        self.epoch = app.extensions["samsyn_epoch"]
-        self.folder = TileFolder(db.bound_copy(), gap=app.config["TILE_LOG_GAP"])
+    def __init__(self, database: Database, epoch: PolicyEpoch, folder: AccessFolder) -> None:
+        self.database = database
+        self.epoch = epoch
+        self.folder = folder
         self._cache: dict[tuple[str, str, str], tuple[Checked, float, int]] = {}
         self._lock = threading.Lock()
 
@@ -136,7 +170,7 @@ class AccessControl:
         cached = self._cache.get(key)
         if cached and cached[2] == epoch and time.monotonic() < cached[1]:
             return cached[0]
-        with db.session() as session:
+        with self.database.session() as session:
             facts = image_facts(session, image_id)
             if facts is None:
                 return None
@@ -156,22 +190,58 @@ class AccessControl:
             self._cache[key] = (checked, time.monotonic() + max(lifetime, 0.0), epoch)
 
     def check_case(
-        self, session: Session, principal: Principal, action: str, case: Case
+        self, session: Session, principal: Principal, action: str, case: CaseFacts
     ) -> Checked:
+        """The decision on a case (or on one about to be created, `case.id` None)."""
         now = now_utc()
-        facts = case_facts(case)
-        decision = decide(principal.actor, action, facts, relations(session, facts, now), now)
-        return Checked(decision, facts, f"case:{case.id}")
+        decision = decide(principal.actor, action, case, relations(session, case, now), now)
+        return Checked(decision, case, f"case:{case.id}" if case.id else "case:new")
+
+    def check_patient(
+        self, session: Session, principal: Principal, action: str, patient: Patient | None
+    ) -> Checked:
+        """The decision on a patient as a whole (None: a number samsyn does not hold)."""
+        now = now_utc()
+        if patient is None:
+            decision = decide(principal.actor, action, None, Relations(), now)
+            return Checked(decision, CaseFacts(None, None, None, None), "patient:unknown")
+        facts = patient_facts(session, patient, now)
+        decision = decide(
+            principal.actor, action, facts, patient_relations(session, patient.id, now), now
+        )
+        return Checked(decision, patient_case_facts(patient), f"patient:{patient.id}")
+
+    def check_log(self, principal: Principal, action: str, resource: str) -> Checked:
+        decision = decide(principal.actor, action, None, Relations(), now_utc())
+        return Checked(decision, CaseFacts(None, None, None, principal.patient_id), resource)
 
 
 def access_control() -> AccessControl:
-    return current_app.extensions["samsyn_access"]
+    from app.services import services
+
+    return services().access
+
+
+def database() -> Database:
+    from app.services import services
+
+    return services().db
+
+
+def client() -> str | None:
+    """The address of this request's client (behind a trusted proxy, the proxy's client)."""
+    return g.client if "client" in g else request.remote_addr
 
 
 def describe_access(
-    principal: Principal, checked: Checked, action: str, client: str | None = None, **detail: object
+    principal: Principal,
+    checked: Checked,
+    action: str,
+    client_address: str | None = None,
+    outcome: str | None = None,
+    **detail: object,
 ) -> Access:
-    """The log entry for one decision (`client`: the caller's address, the request's by default)."""
+    """The log entry for one decision (`client_address`: the request's by default)."""
     decision = checked.decision
     assignment = principal.membership(decision.role) or (
         principal.memberships[0] if principal.memberships else None
@@ -179,7 +249,7 @@ def describe_access(
     return Access(
         resource=checked.resource,
         action=action,
-        outcome="allowed" if decision.allowed else "denied",
+        outcome=outcome or ("allowed" if decision.allowed else "denied"),
         purpose=decision.purpose,
         user_id=principal.user_id,
         username=principal.username,
@@ -191,7 +261,9 @@ def describe_access(
         unit_name=assignment.unit_name if assignment else None,
         patient_id=checked.case.patient_id,
         basis=decision.basis,
-        client=client if client is not None else request.remote_addr,
+        client=client_address
+        if client_address is not None or not has_request_context()
+        else client(),
         detail={"reason": decision.reason, **detail},
         flagged=decision.flagged or decision.blocked,
     )
@@ -202,21 +274,44 @@ def log(
     checked: Checked,
     action: str,
     session: Session | None = None,
+    outcome: str | None = None,
     **detail: object,
 ) -> None:
     """One access-log entry; inside `session` when the request has written in it already."""
-    entry = describe_access(principal, checked, action, None, **detail)
+    entry = describe_access(principal, checked, action, None, outcome, **detail)
     if session is None:
-        append(db, [entry])
+        append(database(), [entry])
     else:
         append_in(session, [entry])
+
+
+@contextmanager
+def recorded(
+    session: Session, checked: Checked, action: str, **detail: object
+) -> Iterator[dict[str, Any]]:
+    """Log a change once its outcome is known.
+
+    The block fills the yielded dict with what it made (a share id, a recipient); the
+    entry is written in the same transaction as the change. A change that fails with a
+    samsyn error is logged as failed, with the reason, in a transaction of its own (the
+    change itself is rolled back).
+    """
+    principal = current_principal()
+    made: dict[str, Any] = {}
+    try:
+        yield made
+        session.flush()
+    except SamsynError as error:
+        log(principal, checked, action, outcome="failed", error=error.message, **detail, **made)
+        raise
+    log(principal, checked, action, session=session, **detail, **made)
 
 
 def refuse(checked: Checked) -> None:
     """Raise the refusal that tells the caller no more than they may know."""
     if checked.decision.visible:
         raise Forbidden("you may not do this")
-    raise NotFound("no such resource, or you may not see it")
+    raise NotFound(UNKNOWN)
 
 
 def authorize_image(action: str, image_id: str) -> Checked:
@@ -224,11 +319,9 @@ def authorize_image(action: str, image_id: str) -> Checked:
     principal = current_principal()
     checked = access_control().check_image(principal, action, image_id)
     if checked is None:
-        raise NotFound("no such resource, or you may not see it")
+        raise NotFound(UNKNOWN)
     if action == "render" and checked.decision.allowed:
-        access_control().folder.hit(
-            (principal.user_id, image_id), lambda: describe_access(principal, checked, action)
-        )
+        count_tile(access_control().folder, principal, image_id, checked, client())
         return checked
     log(principal, checked, action)
     if not checked.decision.allowed:
@@ -236,23 +329,79 @@ def authorize_image(action: str, image_id: str) -> Checked:
     return checked
 
 
-def authorize_case(session: Session, action: str, case_id: str) -> tuple[Case, Checked]:
-    """Check and log one access to a case; raise 404 or 403 when refused."""
+def count_tile(
+    folder: AccessFolder,
+    principal: Principal,
+    image_id: str,
+    checked: Checked,
+    address: str | None,
+) -> None:
+    """A tile goes into its viewing period's one entry (Flask route and fast path alike)."""
+    folder.hit(
+        (principal.user_id, "render", f"image:{image_id}"),
+        lambda: describe_access(principal, checked, "render", client_address=address),
+    )
+
+
+def authorize_case(
+    session: Session, action: str, case_id: str, deferred: bool = False
+) -> tuple[Case, Checked]:
+    """Check one access to a case; raise 404 or 403 when refused.
+
+    A refusal is always logged; an allowed access too, unless `deferred`: then the
+    caller logs it with `recorded` once the change is made.
+    """
     principal = current_principal()
     case = session.get(Case, case_id) if len(case_id) <= 32 else None
     if case is None:
-        raise NotFound("no such resource, or you may not see it")
-    checked = access_control().check_case(session, principal, action, case)
-    log(principal, checked, action)
+        raise NotFound(UNKNOWN)
+    checked = access_control().check_case(session, principal, action, case_facts(case))
     if not checked.decision.allowed:
+        log(principal, checked, action)
         refuse(checked)
+    elif not deferred:
+        log(principal, checked, action)
     return case, checked
+
+
+def authorize_new_case(session: Session, facts: CaseFacts) -> Checked:
+    """May the caller create this case (for this patient, or a teaching case)?"""
+    principal = current_principal()
+    checked = access_control().check_case(session, principal, "create_case", facts)
+    if not checked.decision.allowed:
+        log(principal, checked, "create_case")
+        refuse(checked)
+    return checked
+
+
+def authorize_patient(session: Session, action: str, patient: Patient | None) -> Checked:
+    """Check one action on a patient as a whole; refusals are logged and raised, except a
+    blocked view, which the caller answers with "blocked information exists"."""
+    principal = current_principal()
+    checked = access_control().check_patient(session, principal, action, patient)
+    if checked.decision.allowed:
+        return checked
+    if patient is not None or checked.decision.flagged:
+        log(principal, checked, action)
+    if not (action == "view_patient" and checked.decision.blocked):
+        refuse(checked)
+    return checked
+
+
+def authorize_log(action: str, resource: str) -> Checked:
+    """May the caller read the access log (a reviewer) or their own extract (a patient)?"""
+    principal = current_principal()
+    checked = access_control().check_log(principal, action, resource)
+    if not checked.decision.allowed:
+        log(principal, checked, action)
+        refuse(checked)
+    return checked
 
 
 def visible_cases(
     session: Session, principal: Principal, cases: list[Case]
 ) -> list[tuple[Case, Checked]]:
-    """The cases the principal may list, each listing of patient data logged."""
+    """The cases the principal may list, each listing of patient data logged (folded)."""
     checked = _listable(
         session, principal, [(case_facts(case), f"case:{case.id}") for case in cases]
     )
@@ -262,7 +411,7 @@ def visible_cases(
 
 
 def visible_images(session: Session, principal: Principal, images: list[Image]) -> list[Image]:
-    """The images the principal may list, each listing of a patient's image logged."""
+    """The images the principal may list, each listing of a patient's image logged (folded)."""
     ids = {image.case_id for image in images if image.case_id}
     cases = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
     subjects = [
@@ -282,16 +431,21 @@ def _listable(
     session: Session, principal: Principal, subjects: list[tuple[CaseFacts, str]]
 ) -> list[Checked]:
     """The "list" decision for each subject; the relations of a case are read once however
-    many of its images are listed, and the allowed listings of patient data are logged."""
+    many of its images are listed. Allowed listings of patient data go into one folded
+    entry per user and subject and period, like tiles."""
     now = now_utc()
     known: dict[CaseFacts, Relations] = {}
-    decisions, entries = [], []
+    decisions = []
+    address = client()
     for facts, resource in subjects:
         if facts not in known:
             known[facts] = relations(session, facts, now)
         check = Checked(decide(principal.actor, "list", facts, known[facts], now), facts, resource)
         decisions.append(check)
         if check.decision.allowed and facts.patient_id:
-            entries.append(describe_access(principal, check, "list"))
-    append(db, entries)
+            access_control().folder.hit(
+                (principal.user_id, "list", resource),
+                lambda check=check: describe_access(principal, check, "list", address),
+                counter="listings",
+            )
     return decisions

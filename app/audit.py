@@ -5,8 +5,8 @@ edited or deleted afterwards breaks the chain at that point, and `samsyn audit v
 names it. Appends are serialised by updating the single `audit_head` row first, which
 locks it on PostgreSQL and takes the write lock on SQLite.
 
-Tile requests are folded: one entry per user, image and viewing period, with the first
-and last time and the number of tiles, written when the period ends.
+Tile requests and listings are folded: one entry per user, subject and period, with the
+first and last time and the number of tiles or listings, written when the period ends.
 """
 
 from __future__ import annotations
@@ -161,40 +161,48 @@ def _entries(session: Session) -> Iterator[AccessEntry]:
 
 
 @dataclass
-class ViewingPeriod:
-    """Tiles of one image fetched by one user without a long pause."""
+class Period:
+    """Repeated accesses of one kind (tiles of an image, listings of a case) by one user
+    without a long pause."""
 
     access: Access
+    counter: str
     first: float
     last: float
-    tiles: int = 0
+    count: int = 0
 
 
-class TileFolder:
-    """Collects tile hits per user and image; writes one entry when a viewing period ends.
+class AccessFolder:
+    """Folds repeated accesses into one entry per user, subject and period.
 
-    A period ends after `gap` seconds without a tile, or after `longest` seconds in all,
-    or when the process exits; a background thread looks every few seconds.
+    A viewer fetches hundreds of tiles a minute and a worklist is listed at every visit;
+    one entry per request would bury what matters. A period ends after `gap` seconds
+    without a hit, after `longest` seconds in all, or when the folder stops; a background
+    thread looks every few seconds and writes the ended periods with their first and last
+    time and their count.
     """
 
     def __init__(self, database: Database, gap: float = 120.0, longest: float = 900.0) -> None:
         self.database = database
         self.gap, self.longest = gap, longest
-        self._periods: dict[tuple[str, str], ViewingPeriod] = {}
+        self._periods: dict[tuple[str, ...], Period] = {}
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="samsyn-tile-log", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="samsyn-access-fold", daemon=True)
         self._thread.start()
         atexit.register(self.flush_all)
 
-    def hit(self, key: tuple[str, str], describe: Callable[[], Access]) -> None:
-        """Count one tile; `describe` makes the entry when this tile starts a period."""
+    def hit(
+        self, key: tuple[str, ...], describe: Callable[[], Access], counter: str = "tiles"
+    ) -> None:
+        """Count one access; `describe` makes the entry when this access starts a period."""
         now = time.time()
         fresh = describe() if key not in self._periods else None
         with self._lock:
             period = self._periods.get(key)
             if period is None:
-                period = self._periods[key] = ViewingPeriod(fresh or describe(), now, now)
-            period.tiles += 1
+                period = self._periods[key] = Period(fresh or describe(), counter, now, now)
+            period.count += 1
             period.last = now
 
     def flush(self, everything: bool = False) -> None:
@@ -213,14 +221,14 @@ class TileFolder:
             self._restore(periods)
             raise
 
-    def _restore(self, periods: dict[tuple[str, str], ViewingPeriod]) -> None:
+    def _restore(self, periods: dict[tuple[str, ...], Period]) -> None:
         """Periods whose entry could not be written go back, to be written next time
-        (merged with any period of the same user and image begun meanwhile)."""
+        (merged with any period of the same key begun meanwhile)."""
         with self._lock:
             for key, period in periods.items():
                 newer = self._periods.get(key)
                 if newer is not None:
-                    period.tiles += newer.tiles
+                    period.count += newer.count
                     period.last = max(period.last, newer.last)
                 self._periods[key] = period
 
@@ -228,21 +236,28 @@ class TileFolder:
         with contextlib.suppress(Exception):  # at exit the database may already be gone
             self.flush(everything=True)
 
+    def stop(self) -> None:
+        """Write everything still open and end the background thread."""
+        self._stopping.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self.flush_all()
+        atexit.unregister(self.flush_all)
+
     def _run(self) -> None:
         """Every few seconds, write the periods that ended; a failed write is tried again."""
-        while True:
-            time.sleep(5.0)
+        while not self._stopping.wait(5.0):
             with contextlib.suppress(Exception):
                 self.flush()
 
 
-def _summary(period: ViewingPeriod) -> Access:
-    """The one entry of a viewing period: its start, its end and how many tiles."""
+def _summary(period: Period) -> Access:
+    """The one entry of a period: its start, its end and how many accesses."""
     first = datetime.fromtimestamp(period.first, UTC)
     last = datetime.fromtimestamp(period.last, UTC)
     detail = {
         **period.access.detail,
-        "tiles": period.tiles,
+        period.counter: period.count,
         "from": first.isoformat(),
         "to": last.isoformat(),
     }

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, g, request
+from flask import g, request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.clients import environ_client
+from app.epoch import PolicyEpoch
+from app.extensions import Database
 from app.models import LoginFailure, LoginSession, Membership, Organisation, Unit, User, utcnow
 from app.policy import Actor, Role
 from samsyn.errors import Forbidden, SamsynError
@@ -42,6 +46,10 @@ class Unauthenticated(SamsynError):
 class Throttled(SamsynError):
     code = "too_many_attempts"
     status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 @dataclass(frozen=True)
@@ -107,36 +115,63 @@ def _token_hash(token: str) -> str:
 class Sessions:
     """Creates, checks and ends login sessions, with a short-lived per-process cache."""
 
-    def __init__(self, app: Flask) -> None:
-        self.idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-        self.lifetime = timedelta(hours=app.config["SESSION_MAX_HOURS"])
-        self.recheck = app.config["SESSION_RECHECK"]
+    def __init__(self, config: dict[str, Any], database: Database, epoch: PolicyEpoch) -> None:
+        self.database = database
+        self.epoch = epoch
+        self.idle = timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+        self.lifetime = timedelta(hours=config["SESSION_MAX_HOURS"])
+        self.recheck = config["SESSION_RECHECK"]
         self._cache: dict[str, tuple[Principal, float, int]] = {}
         self._lock = threading.Lock()
 
     def login(
         self, username: object, password: object, client: str | None
     ) -> tuple[Principal, str]:
-        """Check the credentials and open a session; returns the principal and the cookie token."""
+        """Check the credentials and open a session; returns the principal and the cookie token.
+
+        The attempt is recorded before the password is checked, so parallel guesses count
+        against each other (see `throttle`); a right password takes its record back.
+        """
         if not isinstance(username, str) or not isinstance(password, str):
             raise Unauthenticated("username and password must be text")
         if not (_storable(username, 64) and _storable(password, 1024)):
             raise Unauthenticated("wrong username or password")
-        with db.session() as session:
-            self._throttle(session, username, client)
+        attempt = self._attempt(username, client)
+        with self.database.session() as session:
             user = session.scalar(select(User).where(User.username == username))
             matches = _password_matches(user, password)
-            if not matches:
-                session.add(LoginFailure(username=username, client=client))
         if not matches or user is None:
             raise Unauthenticated("wrong username or password")
-        return self._open(user, client)
+        return self._open(user, client, attempt)
 
-    def _open(self, user: User, client: str | None) -> tuple[Principal, str]:
-        """A new session for a user whose password was right; earlier failures forgotten."""
-        username = user.username
-        with db.session() as session:
-            session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    def _attempt(self, username: str, client: str | None) -> int:
+        """Record an attempt as a failure until proven right; refuse it (and forget it) while
+        the failures before it ask for a pause."""
+        with self.database.session() as session:
+            row = LoginFailure(username=username, client=client)
+            session.add(row)
+            session.flush()
+            attempt = row.id
+        with self.database.session() as session:
+            wait = throttle(session, username, client, attempt, utcnow())
+            if wait > 0:
+                session.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
+        if wait > 0:
+            raise Throttled(
+                f"too many failed logins; try again in {wait} seconds", retry_after=wait
+            )
+        return attempt
+
+    def _open(self, user: User, client: str | None, attempt: int) -> tuple[Principal, str]:
+        """A new session for a user whose password was right; this address's failures for
+        the username are forgotten."""
+        with self.database.session() as session:
+            session.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.username == user.username,
+                    (LoginFailure.client == client) | (LoginFailure.id == attempt),
+                )
+            )
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             session.add(
                 LoginSession(
@@ -145,18 +180,6 @@ class Sessions:
             )
             session.flush()
             return load_principal(session, user, _token_hash(token), csrf), token
-
-    def _throttle(self, session: Session, username: str, client: str | None) -> None:
-        """Five failures for a username, or thirty from one address, in 15 minutes lock it out."""
-        since = utcnow() - timedelta(minutes=15)
-        by_name = session.scalar(
-            select(func.count()).where(LoginFailure.username == username, LoginFailure.at > since)
-        )
-        by_client = session.scalar(
-            select(func.count()).where(LoginFailure.client == client, LoginFailure.at > since)
-        )
-        if (by_name or 0) >= 5 or (by_client or 0) >= 30:
-            raise Throttled("too many failed logins; try again in 15 minutes")
 
     def principal(self, token: str | None, epoch: int) -> Principal | None:
         """The principal of a cookie token, or None when the session is unknown or expired.
@@ -179,11 +202,11 @@ class Sessions:
 
     def _check(self, key: str) -> Principal | None:
         now = utcnow()
-        with db.session() as session:
+        with self.database.session() as session:
             row = session.get(LoginSession, key)
             if row is None:
                 return None
-            if _aware(row.last_seen) + self.idle < now or _aware(row.created) + self.lifetime < now:
+            if row.last_seen + self.idle < now or row.created + self.lifetime < now:
                 session.delete(row)
                 return None
             user = session.get(User, row.user_id)
@@ -193,13 +216,44 @@ class Sessions:
             return load_principal(session, user, key, row.csrf_token)
 
     def logout(self, principal: Principal) -> None:
-        with db.session() as session:
-            session.execute(
-                delete(LoginSession).where(LoginSession.token_hash == principal.session_key)
-            )
+        """End the session everywhere: its row goes, and with it (by the policy epoch) every
+        process's cached copy."""
+        with self.database.session() as session:
+            row = session.get(LoginSession, principal.session_key)
+            if row is not None:
+                session.delete(row)
         with self._lock:
             self._cache.pop(principal.session_key, None)
-        current_app.extensions["samsyn_epoch"].bump()
+
+
+# A username+address pair: five quick tries, then pauses doubling from 30 s up to 15 min.
+# A username from anywhere: ten, then pauses up to a minute (the real user is only slowed).
+# An address for any usernames: thirty (a hospital behind one NAT), then up to a minute.
+THROTTLE_RULES = ((5, 30, 900), (10, 1, 60), (30, 1, 60))
+THROTTLE_WINDOW = timedelta(minutes=15)
+
+
+def throttle(
+    session: Session, username: str, client: str | None, attempt: int, now: datetime
+) -> int:
+    """Seconds the attempt `attempt` must still wait, judged by the failures recorded before it
+    (in the last 15 minutes): 0 when it may go ahead."""
+    since = now - THROTTLE_WINDOW
+    earlier = (LoginFailure.id < attempt, LoginFailure.at > since)
+    scopes = (
+        (LoginFailure.username == username, LoginFailure.client == client),
+        (LoginFailure.username == username,),
+        (LoginFailure.client == client,),
+    )
+    wait = 0.0
+    for (free, first_pause, longest), scope in zip(THROTTLE_RULES, scopes, strict=True):
+        count, last = session.execute(
+            select(func.count(), func.max(LoginFailure.at)).where(*earlier, *scope)
+        ).one()
+        if count >= free and last is not None:
+            pause = min(first_pause * 2 ** (count - free), longest)
+            wait = max(wait, pause - (now - _aware(last)).total_seconds())
+    return max(0, math.ceil(wait))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -265,10 +319,14 @@ def current_principal() -> Principal:
 
 
 def authenticate_request() -> None:
-    """Before each request: who is asking, and is a state change carrying the CSRF token."""
-    sessions: Sessions = current_app.extensions["samsyn_sessions"]
-    g.epoch = current_app.extensions["samsyn_epoch"].current()
-    g.principal = sessions.principal(request.cookies.get(COOKIE), g.epoch)
+    """Before each request: who is asking, from where, and is a state change carrying the
+    CSRF token."""
+    from app.services import services
+
+    found = services()
+    g.client = environ_client(request.environ, found.config["TRUSTED_PROXIES"])
+    g.epoch = found.epoch.current()
+    g.principal = found.sessions.principal(request.cookies.get(COOKIE), g.epoch)
     if request.method in SAFE_METHODS or g.principal is None:
         return
     sent = request.headers.get("X-CSRF-Token", "")

@@ -90,11 +90,11 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 def _in_directory(action: Callable[[Session], str]) -> int:
     """Run one directory change in a transaction; print its result or a one-line error."""
     from app import create_app
-    from app.extensions import db
+    from app.services import services
 
-    create_app()
+    database = services(create_app()).db
     try:
-        with db.session() as session:
+        with database.session() as session:
             print(action(session))
     except SamsynError as error:
         print(f"error: {error.message}", file=sys.stderr)
@@ -141,10 +141,9 @@ def _patient_add(a: argparse.Namespace) -> int:
 def _audit_verify(_arguments: argparse.Namespace) -> int:
     from app import create_app
     from app.audit import verify
-    from app.extensions import db
+    from app.services import services
 
-    create_app()
-    with db.session() as session:
+    with services(create_app()).db.session() as session:
         verdict = verify(session)
     if verdict.ok:
         print(f"access log intact: {verdict.entries} entries")

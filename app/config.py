@@ -25,15 +25,32 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SESSION_MAX_HOURS": 12,
         "SESSION_RECHECK": 30.0,
         "SESSION_COOKIE_SECURE": os.environ.get("SAMSYN_COOKIE_SECURE", "") == "1",
+        "FRAME_CACHE_BYTES": int(os.environ.get("SAMSYN_FRAME_CACHE_MB", "512")) * 1024 * 1024,
         "TILE_LOG_GAP": 120.0,
         "EMERGENCY_HOURS": 4,
+        # The address users reach samsyn at; IIIF ids and redirects are built from it,
+        # never from a request's Host header.
+        "PUBLIC_URL": os.environ.get("SAMSYN_PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Reverse proxies whose X-Forwarded-For is believed (addresses, comma separated).
+        "TRUSTED_PROXIES": _addresses(os.environ.get("SAMSYN_TRUSTED_PROXIES", "")),
+        # Live connections: handshakes one address may have open before logging in, and
+        # connections one user may hold (several tabs, several screens).
+        "LIVE_PENDING_PER_ADDRESS": 8,
+        "LIVE_CONNECTIONS_PER_USER": 16,
+        "MAX_URL_LENGTH": 4096,
     }
     config.update(overrides or {})
     config["DATA_DIR"] = Path(config["DATA_DIR"])
+    config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
+    config["TRUSTED_PROXIES"] = frozenset(config["TRUSTED_PROXIES"])
     config.setdefault(
         "SECRET_KEY", os.environ.get("SAMSYN_SECRET_KEY") or _stored_secret(config["DATA_DIR"])
     )
     return config
+
+
+def _addresses(text: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.access import now_utc
 from app.directory import add_org, add_patient, add_unit, add_user, attach, find_org, find_unit
-from app.extensions import db
+from app.services import services
 from app.importer import import_paths
 from app.models import Block, Case, Image, Organisation, Share
 from tiles.radiology.synthetic import make_ct_series
@@ -130,7 +130,7 @@ def load_demo(app: Flask, shared_data: str | None) -> None:
             paths.append(str(Path(shared_data) / part))
     for line, _ok in import_paths(app, paths):
         print(line, flush=True)
-    with app.app_context(), db.session() as session:
+    with app.app_context(), services(app).db.session() as session:
         if session.scalar(select(Organisation).limit(1)) is None:
             _directory(session)
             _cases(session)

@@ -96,9 +96,21 @@ def add_user(
     return user
 
 
+def find_patient(session: Session, key: object) -> Patient | None:
+    """The one patient look-up: by id, or by personnummer / samordningsnummer in any form
+    DOMAIN.md accepts; None when samsyn holds no such patient."""
+    if not isinstance(key, str) or not key or len(key) > 32 or not key.isascii():
+        return None
+    if personnummer.is_valid(key):
+        digits = personnummer.parse(key).digits
+        return session.scalar(select(Patient).where(Patient.personnummer == digits))
+    return session.get(Patient, key)
+
+
 def find_patient_by_number(session: Session, number: str) -> Patient:
-    digits = personnummer.parse(number).digits
-    found = session.scalar(select(Patient).where(Patient.personnummer == digits))
+    """A patient by personnummer, or NotFound naming the number (for the command line)."""
+    personnummer.parse(number)  # an invalid number is refused with its reason
+    found = find_patient(session, number)
     if found is None:
         raise NotFound(f"no patient {number}")
     return found

@@ -24,7 +24,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SamsynError)
     def samsyn_error(error: SamsynError) -> Response:
-        return error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message)
+        response.headers.update(getattr(error, "headers", {}))
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -1,43 +1,45 @@
-"""Extensions created unbound and attached to an application in `create_app`."""
+"""The database and Socket.IO: made per application in `create_app` (the database) or created
+unbound and attached there (Socket.IO)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
 from flask_socketio import SocketIO
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Rows whose change alters what somebody may see: a commit that touches one of them bumps
+# the policy epoch, so every process drops its cached sessions and decisions at once.
+POLICY_TABLES = frozenset(
+    {"shares", "blocks", "consents", "emergency_access", "users", "memberships", "referrals"}
+)
+# Rows whose removal ends access (a logout); their updates (last seen) do not.
+POLICY_DELETIONS = frozenset({"login_sessions"})
+
 
 class Database:
-    """One SQLAlchemy engine and session factory per application."""
+    """One SQLAlchemy engine and session factory of one application.
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self._sessions: sessionmaker[Session] | None = None
+    `on_policy_change` is called after a commit that changed a share, a spärr, a consent,
+    an emergency grant, a user, a role or a referral, or ended a login session: the one
+    place where the policy epoch is bumped.
+    """
 
-    def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
+    def __init__(self, url: str, on_policy_change: Callable[[], None] | None = None) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        app.extensions["samsyn_db"] = self
-
-    def bound_copy(self) -> Database:
-        """A Database on the same engine that stays with it when this one is re-bound.
-
-        Background threads (the tile log) keep writing to the database of the application
-        that started them.
-        """
-        copy = Database()
-        copy.engine, copy._sessions = self.engine, self._sessions
-        return copy
+        self.on_policy_change = on_policy_change
+        event.listen(self._sessions, "after_flush", _note_policy_changes)
+        event.listen(self._sessions, "after_commit", self._after_commit)
+        event.listen(self._sessions, "after_rollback", _forget_policy_changes)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits when the block succeeds and rolls back when it raises."""
-        assert self._sessions is not None, "Database.init_app was not called"
         session = self._sessions()
         try:
             yield session
@@ -47,6 +49,29 @@ class Database:
             raise
         finally:
             session.close()
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("policy_changed", False) and self.on_policy_change is not None:
+            self.on_policy_change()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _note_policy_changes(session: Session, _context: Any) -> None:
+    changed = any(
+        _table(row) in POLICY_TABLES for row in (*session.new, *session.dirty, *session.deleted)
+    ) or any(_table(row) in POLICY_DELETIONS for row in session.deleted)
+    if changed:
+        session.info["policy_changed"] = True
+
+
+def _forget_policy_changes(session: Session) -> None:
+    session.info.pop("policy_changed", None)
+
+
+def _table(row: object) -> str | None:
+    return getattr(row, "__tablename__", None)
 
 
 def make_engine(url: str) -> Engine:
@@ -67,5 +92,4 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-db = Database()
 socketio = SocketIO()

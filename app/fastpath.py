@@ -2,10 +2,12 @@
 
 A viewer fetches hundreds of tiles a minute, and Flask's request machinery costs more
 than the tile itself. This WSGI layer answers a Deep Zoom tile of a slide when, and only
-when, the same session check, the same access policy and the same tile log that the Flask
-route uses say yes. Everything else (no cookie, an unknown or expired session, a refusal,
-a series, a query string, an error) falls through to the Flask route, which answers and
-logs it the usual way. There is no second policy here: only a shorter road to the first.
+when, the same session check, the same access policy (`AccessControl.check_image`) and the
+same tile log (`count_tile`) that the Flask route `app/api/tiles.py:dzi_tile` uses say
+yes, with the same picture and security headers. Everything else (no cookie, an unknown
+or expired session, a refusal, a series, a query string, an error) falls through to the
+Flask route, which answers and logs it the usual way. There is no second policy here:
+only a shorter road to the first.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any
 
 from flask import Flask
 
-from app.access import AccessControl, describe_access
-from app.auth import COOKIE, Principal, Sessions
-from app.epoch import PolicyEpoch
-from app.registry import Registry
+from app.access import Checked, count_tile
+from app.auth import COOKIE
+from app.clients import environ_client
+from app.headers import SECURITY_HEADERS
+from app.imaging import not_modified, picture_headers
+from app.services import Services, services
 from samsyn.errors import SamsynError
 from tiles.cache import EncodedTile
-from tiles.service import TileService
 
 SESSION_COOKIE = re.compile(rf"(?:^|;)\s*{COOKIE}=([A-Za-z0-9_-]{{1,128}})(?:;|$)")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -36,12 +39,9 @@ class FastTiles:
 
     def __init__(self, app: Flask, inner: WsgiApp) -> None:
         self.inner = inner
+        self.found: Services = services(app)
         self.max_age = app.config["TILE_MAX_AGE"]
-        self.sessions: Sessions = app.extensions["samsyn_sessions"]
-        self.access: AccessControl = app.extensions["samsyn_access"]
-        self.epoch: PolicyEpoch = app.extensions["samsyn_epoch"]
-        self.registry: Registry = app.extensions["samsyn_registry"]
-        self.tiles: TileService = app.extensions["samsyn_tiles"]
+        self.served = 0  # tiles answered here (tests read it)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -49,6 +49,7 @@ class FastTiles:
         tile = self._tile(environ) if environ.get("REQUEST_METHOD") == "GET" else None
         if tile is None:
             return self.inner(environ, start_response)
+        self.served += 1
         return self._respond(environ, start_response, tile)
 
     def _tile(self, environ: dict[str, Any]) -> EncodedTile | None:
@@ -57,36 +58,30 @@ class FastTiles:
         if match is None or environ.get("QUERY_STRING"):
             return None
         image_id, level, col, row, fmt = match.groups()
-        epoch = self.epoch.current()
-        principal = self.sessions.principal(_session_token(environ), epoch)
+        found = self.found
+        epoch = found.epoch.current()
+        principal = found.sessions.principal(_session_token(environ), epoch)
         if principal is None:
             return None
         try:
-            if self.registry.record(image_id).kind != "slide":
+            if found.registry.record(image_id).kind != "slide":
                 return None
-            checked = self.access.check_image(principal, "render", image_id, epoch)
+            checked: Checked | None = found.access.check_image(principal, "render", image_id, epoch)
             if checked is None or not checked.decision.allowed:
                 return None
-            opener = self.registry.opener(image_id)
-            tile = self.tiles.dzi_tile(image_id, opener, int(level), int(col), int(row), fmt)
+            opener = found.registry.opener(image_id)
+            tile = found.tiles.dzi_tile(image_id, opener, int(level), int(col), int(row), fmt)
         except SamsynError:
             return None
-        self._count(principal, image_id, checked, environ.get("REMOTE_ADDR"))
+        client = environ_client(environ, found.config["TRUSTED_PROXIES"])
+        count_tile(found.folder, principal, image_id, checked, client)
         return tile
-
-    def _count(self, principal: Principal, image_id: str, checked: Any, client: str | None) -> None:
-        """The tile goes into the same viewing-period entry of the access log as any tile."""
-        self.access.folder.hit(
-            (principal.user_id, image_id),
-            lambda: describe_access(principal, checked, "render", client=client),
-        )
 
     def _respond(
         self, environ: dict[str, Any], start_response: Callable[..., Any], tile: EncodedTile
     ) -> Iterable[bytes]:
-        etag = f'"{tile.etag}"'
-        headers = [("ETag", etag), ("Cache-Control", f"private, max-age={self.max_age}")]
-        if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+        headers = [*picture_headers(tile, self.max_age).items(), *SECURITY_HEADERS]
+        if not_modified(tile, environ.get("HTTP_IF_NONE_MATCH", "")):
             start_response("304 NOT MODIFIED", headers)
             return [b""]
         headers += [("Content-Type", tile.media_type), ("Content-Length", str(len(tile.data)))]

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.directory import attach, find_org, find_patient_by_number
-from app.extensions import db
+from app.services import services
 from app.registry import register
 from samsyn.errors import SamsynError
 from tiles.discover import Failed, Found, Skipped, discover
@@ -39,7 +39,7 @@ def _owner_problem(owner: Owner) -> str | None:
     """Why the organisation, patient or case named for an import cannot be used, if so."""
     org, patient, _case = owner
     try:
-        with db.session() as session:
+        with services().db.session() as session:
             if org is not None:
                 find_org(session, org)
             if patient is not None:
@@ -54,9 +54,10 @@ def _report(outcome: Found | SeriesFound | Skipped | Failed, owner: Owner) -> tu
         return f"failed {outcome.path}: {_one_line(outcome.reason)}", False
     if isinstance(outcome, Skipped):
         return f"skipped {outcome.path}: {outcome.reason}", True
-    image, new = register(db, outcome)
+    database = services().db
+    image, new = register(database, outcome)
     try:
-        with db.session() as session:
+        with database.session() as session:
             attach(session, image.id, *owner)
     except SamsynError as error:
         return f"failed {outcome.paths[0]}: {error.message}", False

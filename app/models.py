@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,6 +29,24 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in UTC: stored with its zone where the database keeps one, always read back
+    aware (SQLite hands back naive datetimes), so no caller has to mend them."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -69,7 +88,7 @@ class Image(Base):
     modality: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Everything a radiology series is rendered from, read once at import: loaded on demand.
     series_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Organisation(Base):
@@ -81,7 +100,7 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Unit(Base):
@@ -93,7 +112,7 @@ class Unit(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     name: Mapped[str] = mapped_column(String(255))
     hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Patient(Base):
@@ -106,7 +125,7 @@ class Patient(Base):
     name: Mapped[str] = mapped_column(String(255))
     protected_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class User(Base):
@@ -121,7 +140,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Membership(Base):
@@ -146,8 +165,8 @@ class LoginSession(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     csrf_token: Mapped[str] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class LoginFailure(Base):
@@ -158,7 +177,7 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     client: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class Case(Base):
@@ -173,7 +192,7 @@ class Case(Base):
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     purpose: Mapped[str] = mapped_column(String(16), default="care")
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Share(Base):
@@ -187,10 +206,10 @@ class Share(Base):
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     purpose: Mapped[str] = mapped_column(String(32))
-    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
@@ -204,8 +223,8 @@ class Block(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    lifted: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lifted: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Consent(Base):
@@ -218,10 +237,12 @@ class Consent(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     scope: Mapped[str] = mapped_column(String(255), default="all")
+    # The case ids the consent lifts the spärr for; None: all of the patient's cases.
+    cases: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class EmergencyAccess(Base):
@@ -233,9 +254,9 @@ class EmergencyAccess(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    reviewed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    reviewed: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
@@ -255,7 +276,7 @@ class AccessEntry(Base):
     __tablename__ = "access_log"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     username: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_name: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -1,31 +1,47 @@
 """The access rules of samsyn as one pure function: facts in, a decision out.
 
 No database and no Flask here, so every rule can be tested as a table of users x
-resources x actions. `app/access.py` gathers the facts and asks `decide`.
+subjects x actions. `app/access.py` gathers the facts and asks `decide`; no route or
+event handler decides by itself.
 
 Rules (Patientdatalagen, Lag 2022:913; DOMAIN.md rules 1-4 and 8-10):
-- care roles (pathologist, radiologist, clinician) of the owning organisation see its cases;
+- care roles (pathologist, radiologist, clinician) of the owning organisation see its cases,
+  create cases for its patients and share them; only the owning organisation shares and
+  revokes;
 - another organisation only through an active share (to its organisation, unit or to the
   user by name) or the user's own emergency access for that patient;
 - a spärr hides the patient's data recorded by the blocking organisation (or unit) from
-  everyone outside it; a consent lifts it for the consenting organisation (which still
-  needs a care relation), emergency access lifts it for one user; the other side learns
-  only that blocked information exists;
+  everyone outside it who would otherwise see it; a consent lifts it for the consenting
+  organisation (which still needs a care relation, and only for the cases in the
+  consent's scope), emergency access lifts it for one user; both are flagged for the log
+  reviewer; the other side learns only that blocked information exists, and somebody
+  without any relation learns nothing at all;
+- a spärr is recorded by an organisation holding the patient's data; a consent by a care
+  role whose relation the spärr blocks; emergency access by any care role, always flagged;
 - admins manage shares of their organisation's cases but see no images; log reviewers
-  read the log, not the record; students see only teaching cases; a patient sees their own.
+  read the log of their organisations, not the record; students see only teaching cases;
+  a patient sees their own record and their own access log.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 CARE_ROLES = frozenset({"pathologist", "radiologist", "clinician"})
 ROLES = frozenset(CARE_ROLES | {"admin", "log_reviewer", "teacher", "student", "patient"})
 READ_ACTIONS = frozenset({"list", "view", "render"})
-ACTIONS = frozenset(READ_ACTIONS | {"export", "share", "annotate", "edit", "delete", "manage"})
+CASE_ACTIONS = frozenset(
+    READ_ACTIONS
+    | {"export", "share", "revoke", "annotate", "edit", "delete", "manage", "create_case"}
+)
+PATIENT_ACTIONS = frozenset({"view_patient", "block", "consent", "emergency_access"})
+LOG_ACTIONS = frozenset({"read_log", "read_own_log"})
+ACTIONS = frozenset(CASE_ACTIONS | PATIENT_ACTIONS | LOG_ACTIONS)
 SHARED_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export"})
-TEACHER_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export", "share"})
+TEACHER_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export", "share", "revoke"})
+OWNER_ONLY_ACTIONS = frozenset({"share", "revoke", "create_case", "delete"})
+ADMIN_ACTIONS = frozenset({"list", "share", "revoke", "manage"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,8 @@ class Actor:
 
 @dataclass(frozen=True)
 class CaseFacts:
-    """What the rules need of a case (or of an image outside any case)."""
+    """What the rules need of a case (or of an image outside any case, or of a case about
+    to be created: then `id` is None)."""
 
     id: str | None
     org_id: str | None
@@ -76,13 +93,17 @@ class BlockFacts:
 
 @dataclass(frozen=True)
 class GrantFacts:
-    """An active consent (to an organisation or user) or emergency access (to a user)."""
+    """An active consent (to an organisation or user) or emergency access (to a user).
+
+    A consent's `cases` is its scope: the case ids it lifts the spärr for, None for all.
+    """
 
     id: str
     kind: str
     until: datetime
     org_id: str | None = None
     user_id: str | None = None
+    cases: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,11 +117,28 @@ class Relations:
 
 
 @dataclass(frozen=True)
+class PatientFacts:
+    """A patient as a whole: the owning organisation and every case with its own shares.
+
+    The patient's blocks, consents and emergency grants come in `decide`'s `relations`.
+    """
+
+    id: str
+    org_id: str
+    cases: tuple[tuple[CaseFacts, Relations], ...] = ()
+
+
+Subject = CaseFacts | PatientFacts | None
+
+
+@dataclass(frozen=True)
 class Decision:
     """Allowed or not, why, on which role and basis, and until when it holds.
 
     `visible` tells a refusal whether the caller may learn that the thing exists
     (403) or must not (404). `flagged` marks accesses a log reviewer must follow up.
+    `blocked` marks a refusal because of a spärr (the caller may learn only that
+    blocked information exists). `scope` names the organisations a log decision covers.
     """
 
     allowed: bool
@@ -111,15 +149,32 @@ class Decision:
     visible: bool = False
     flagged: bool = False
     until: datetime | None = None
-    blocked: bool = field(default=False)
+    blocked: bool = False
+    scope: tuple[str, ...] = ()
 
 
 def decide(
+    actor: Actor, action: str, subject: Subject, relations: Relations, now: datetime
+) -> Decision:
+    """The decision for `actor` doing `action` on `subject`, given the active relations.
+
+    Case actions take a CaseFacts, patient actions a PatientFacts (None for a patient
+    samsyn does not hold), log actions no subject.
+    """
+    if action in LOG_ACTIONS:
+        return _on_log(actor, action)
+    if action in PATIENT_ACTIONS:
+        if subject is not None and not isinstance(subject, PatientFacts):
+            return Decision(False, "wrong_subject")
+        return _on_patient(actor, action, subject, relations, now)
+    if action not in CASE_ACTIONS or not isinstance(subject, CaseFacts):
+        return Decision(False, "unknown_action")
+    return _on_case(actor, action, subject, relations, now)
+
+
+def _on_case(
     actor: Actor, action: str, case: CaseFacts, relations: Relations, now: datetime
 ) -> Decision:
-    """The decision for `actor` doing `action` on `case`, given the active relations."""
-    if action not in ACTIONS:
-        return Decision(False, "unknown_action")
     refusals = []
     if actor.patient_id is not None and any(role.role == "patient" for role in actor.roles):
         decision = _as_patient(actor, action, case)
@@ -152,7 +207,7 @@ def _as_patient(actor: Actor, action: str, case: CaseFacts) -> Decision:
 def _as_role(
     actor: Actor, role: Role, action: str, case: CaseFacts, relations: Relations, now: datetime
 ) -> Decision:
-    if role.role in ("admin",):
+    if role.role == "admin":
         if _blocking(role, case, relations) is not None:
             return Decision(False, "blocked", role=role, blocked=True)
         return _as_admin(role, action, case)
@@ -169,7 +224,7 @@ def _as_role(
 def _as_admin(role: Role, action: str, case: CaseFacts) -> Decision:
     if case.org_id != role.org_id:
         return Decision(False, "no_relation", role=role)
-    if action in ("list", "share", "manage"):
+    if action in ADMIN_ACTIONS:
         return Decision(
             True, "administration", purpose="administration", role=role, basis="own_org"
         )
@@ -181,11 +236,14 @@ def _as_teaching(
 ) -> Decision:
     if case.purpose != "teaching":
         return Decision(False, "teaching_material_only", role=role)
-    allowed_actions = TEACHER_ACTIONS if role.role == "teacher" else READ_ACTIONS
-    share = None if case.org_id == role.org_id else _active_share(actor, role, relations, now)
-    if case.org_id != role.org_id and share is None:
+    own = case.org_id == role.org_id
+    share = None if own else _active_share(actor, role, relations, now)
+    if not own and share is None:
         return Decision(False, "no_relation", role=role)
-    if action not in allowed_actions:
+    allowed_actions = TEACHER_ACTIONS if role.role == "teacher" else READ_ACTIONS
+    if action == "create_case":
+        allowed_actions = frozenset({"create_case"}) if role.role == "teacher" else frozenset()
+    if action not in allowed_actions or (action in OWNER_ONLY_ACTIONS and not own):
         return Decision(False, "not_for_this_role", role=role, visible=True)
     basis = f"share:{share.id}" if share else "own_org"
     until = share.until if share else None
@@ -195,45 +253,144 @@ def _as_teaching(
 def _as_carer(
     actor: Actor, role: Role, action: str, case: CaseFacts, relations: Relations, now: datetime
 ) -> Decision:
+    """Own organisation or a share first; a spärr then decides, unless a consent in scope
+    or the user's own emergency grant lifts it. Without any relation the spärr is not
+    even mentioned."""
     emergency = _emergency(actor, relations, now)
-    blocked = _blocking(role, case, relations) is not None
-    consent = _consent(actor, role, relations, now) if blocked else None
-    if blocked and consent is None:
-        if emergency is None:
-            return Decision(False, "blocked", role=role, blocked=True)
-        return _lifted(role, action, emergency)
-    if case.org_id == role.org_id:
-        return Decision(True, "own_org", role=role, basis=_with(consent, "own_org"))
-    share = _active_share(actor, role, relations, now)
-    if share is not None:
-        if action not in SHARED_ACTIONS:
-            return Decision(False, "not_with_a_share", role=role, visible=True)
-        until = min(share.until, consent.until) if consent else share.until
-        basis = _with(consent, f"share:{share.id}")
-        return Decision(True, "share", purpose=share.purpose, role=role, basis=basis, until=until)
+    relation = _care_relation(actor, role, action, case, relations, now)
+    if relation is None:
+        if emergency is not None:
+            return _lifted(role, action, emergency)
+        return Decision(False, "no_relation", role=role)
+    if _blocking(role, case, relations) is None:
+        return relation
+    consent = _consent(actor, role, case, relations, now)
+    if consent is not None:
+        if not relation.allowed:
+            return relation
+        until = min(relation.until, consent.until) if relation.until else consent.until
+        basis = f"{relation.basis}+consent:{consent.id}"
+        return replace(relation, basis=basis, until=until, flagged=True)
     if emergency is not None:
         return _lifted(role, action, emergency)
-    return Decision(False, "no_relation", role=role)
+    return Decision(False, "blocked", role=role, blocked=True)
 
 
-def _with(consent: GrantFacts | None, basis: str) -> str:
-    """The basis of an access, naming the consent that lifted a spärr for it."""
-    return f"{basis}+consent:{consent.id}" if consent else basis
+def _care_relation(
+    actor: Actor, role: Role, action: str, case: CaseFacts, relations: Relations, now: datetime
+) -> Decision | None:
+    """The decision the caller's own organisation or a share gives, before any spärr;
+    None when there is no relation at all."""
+    if case.org_id == role.org_id:
+        return Decision(True, "own_org", role=role, basis="own_org")
+    share = _active_share(actor, role, relations, now)
+    if share is None:
+        return None
+    if action not in SHARED_ACTIONS:
+        return Decision(False, "not_with_a_share", role=role, visible=True)
+    basis = f"share:{share.id}"
+    return Decision(True, "share", purpose=share.purpose, role=role, basis=basis, until=share.until)
 
 
 def _lifted(role: Role, action: str, grant: GrantFacts) -> Decision:
     """Access resting on an emergency grant: reading and annotating only, flagged."""
     if action not in SHARED_ACTIONS:
         return Decision(False, "not_with_a_grant", role=role, visible=True)
-    emergency = grant.kind == "emergency"
     return Decision(
         True,
-        grant.kind,
-        purpose="emergency" if emergency else "care",
+        "emergency",
+        purpose="emergency",
         role=role,
-        basis=f"{grant.kind}:{grant.id}",
-        flagged=emergency,
+        basis=f"emergency:{grant.id}",
+        flagged=True,
         until=grant.until,
+    )
+
+
+def _on_patient(
+    actor: Actor, action: str, patient: PatientFacts | None, relations: Relations, now: datetime
+) -> Decision:
+    care = [role for role in actor.roles if role.role in CARE_ROLES]
+    if action == "emergency_access":
+        return _emergency_request(care, patient)
+    if patient is None:
+        return Decision(False, "no_relation")
+    if action == "view_patient":
+        return _view_patient(actor, patient, relations, now)
+    if action == "block":
+        return _record_block(actor, patient)
+    return _record_consent(actor, care, patient, relations, now)
+
+
+def _emergency_request(care: list[Role], patient: PatientFacts | None) -> Decision:
+    """Nödåtkomst: any care role may ask, for a patient samsyn holds; asking for a number it
+    does not hold is refused and flagged all the same (asking is worth a reviewer's look)."""
+    if not care:
+        return Decision(False, "emergency_needs_a_care_role", visible=True)
+    if patient is None:
+        return Decision(False, "unknown_patient", purpose="emergency", role=care[0], flagged=True)
+    return Decision(True, "emergency", purpose="emergency", role=care[0], flagged=True)
+
+
+def _view_patient(
+    actor: Actor, patient: PatientFacts, relations: Relations, now: datetime
+) -> Decision:
+    """A patient as a whole: allowed when one of their cases may be viewed; blocked when a
+    relation exists but a spärr hides it; otherwise the patient stays unknown."""
+    decisions = [
+        _on_case(actor, "view", case, _merged(case_relations, relations), now)
+        for case, case_relations in patient.cases
+    ]
+    allowed = next((decision for decision in decisions if decision.allowed), None)
+    if allowed is not None:
+        return allowed
+    if any(decision.blocked for decision in decisions):
+        return Decision(False, "blocked", blocked=True, visible=True)
+    return Decision(False, "no_relation")
+
+
+def _record_block(actor: Actor, patient: PatientFacts) -> Decision:
+    """A spärr is recorded by a care role or an admin of an organisation holding the
+    patient's data (the patient's own organisation or the owner of one of their cases)."""
+    holders = {patient.org_id} | {case.org_id for case, _relations in patient.cases}
+    for role in actor.roles:
+        if role.role in CARE_ROLES | {"admin"} and role.org_id in holders:
+            return Decision(True, "records_spärr", role=role, basis="own_org")
+    return Decision(False, "no_relation")
+
+
+def _record_consent(
+    actor: Actor, care: list[Role], patient: PatientFacts, relations: Relations, now: datetime
+) -> Decision:
+    """A samtycke is recorded by a care role whose relation to one of the patient's cases
+    the spärr blocks: it lifts the spärr for that organisation only."""
+    unblocked = replace(relations, blocks=())
+    for role in care:
+        for case, case_relations in patient.cases:
+            opened, closed = _merged(case_relations, unblocked), _merged(case_relations, relations)
+            without_block = _as_carer(actor, role, "view", case, opened, now)
+            with_block = _as_carer(actor, role, "view", case, closed, now)
+            if without_block.allowed and with_block.blocked:
+                return Decision(True, "records_consent", role=role, basis=without_block.basis)
+    return Decision(False, "no_relation")
+
+
+def _merged(case: Relations, patient: Relations) -> Relations:
+    """A case's shares with the patient's blocks, consents and emergency grants."""
+    return Relations(case.shares, patient.blocks, patient.consents, patient.emergencies)
+
+
+def _on_log(actor: Actor, action: str) -> Decision:
+    if action == "read_own_log":
+        if actor.patient_id is not None and any(r.role == "patient" for r in actor.roles):
+            return Decision(True, "own_record", purpose="own_record", basis="own_record")
+        return Decision(False, "log_extract_is_for_patients", visible=True)
+    reviewer = [role for role in actor.roles if role.role == "log_reviewer"]
+    if not reviewer:
+        return Decision(False, "log_is_for_log_reviewers", visible=True)
+    scope = tuple(sorted({role.org_id for role in reviewer}))
+    return Decision(
+        True, "log_review", purpose="log_review", role=reviewer[0], basis="own_org", scope=scope
     )
 
 
@@ -261,10 +418,14 @@ def _active_share(
     return None
 
 
-def _consent(actor: Actor, role: Role, relations: Relations, now: datetime) -> GrantFacts | None:
+def _consent(
+    actor: Actor, role: Role, case: CaseFacts, relations: Relations, now: datetime
+) -> GrantFacts | None:
+    """A consent of the patient to this organisation (or user) that covers this case."""
     for consent in relations.consents:
         addressed = consent.org_id == role.org_id and consent.user_id in (None, actor.user_id)
-        if addressed and consent.until > now:
+        in_scope = consent.cases is None or case.id in consent.cases
+        if addressed and in_scope and consent.until > now:
             return consent
     return None
 

@@ -19,9 +19,10 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.directory import add_org, add_patient, add_unit, add_user
-from app.extensions import db
+from app.extensions import Database
 from app.importer import import_paths
 from app.migrate import upgrade
+from app.services import services
 from tiles.synthetic import tissue, write_pyramid
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,13 +56,18 @@ TEST_USER = "tester"
 TEST_PASSWORD = "correct horse battery"
 
 
+def database(application: Flask) -> Database:
+    """The database of one application (its engine and session factory)."""
+    return services(application).db
+
+
 def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
     """An application on its own data directory with a migrated database, an organisation,
     a pathologist of it (`tester`) and a patient."""
     url = database_url or f"sqlite:///{data_dir / 'samsyn.db'}"
     upgrade(url)
     application = create_app({"DATA_DIR": data_dir, "DATABASE_URL": url, "TESTING": True})
-    with db.session() as session:
+    with database(application).session() as session:
         add_org(session, TEST_ORG, "SE0000000001", "region")
         add_unit(session, "Testpatologi", TEST_ORG, "SE0000000001-P1")
         add_patient(session, TEST_PATIENT, "Test Testsson", TEST_ORG)
@@ -194,8 +200,6 @@ def database_for(kind: str, folder: Path, tag: str) -> Iterator[str]:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    if db.engine is not None:
-        db.engine.dispose()
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
@@ -213,5 +217,4 @@ def db_app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
     """Like `app`, once on SQLite and once on PostgreSQL."""
     application = make_app(tmp_path, database_url)
     yield application
-    if db.engine is not None:
-        db.engine.dispose()
+    services(application).close()

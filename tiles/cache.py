@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
 
+from tiles.lru import BoundedLRU
 from tiles.render import Encoding, encode
 from tiles.sources.base import Source
 
@@ -35,27 +35,24 @@ class SourceCache(Generic[Key]):
 
     def __init__(self, capacity: int = 16) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[Key, Source] = OrderedDict()
+        self._items: BoundedLRU[Key, Source] = BoundedLRU(capacity)
         self._lock = threading.Lock()
         self._opening: dict[Key, threading.Lock] = {}
 
     def get(self, key: Key, opener: Callable[[], Source]) -> Source:
         """The cached source for `key`, opened once by `opener` when missing."""
+        source = self._items.get(key)
+        if source is not None:
+            return source
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
             gate = self._opening.setdefault(key, threading.Lock())
         with gate:
+            source = self._items.get(key)
+            if source is None:
+                source = opener()
+                self._items.put(key, source)
             with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            source = opener()
-            with self._lock:
-                self._items[key] = source
                 self._opening.pop(key, None)
-                while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
             return source
 
     def __len__(self) -> int:
@@ -67,16 +64,16 @@ class TileCache:
 
     def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self.size = 0
-        self._items: OrderedDict[str, EncodedTile] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: BoundedLRU[str, EncodedTile] = BoundedLRU(
+            max_bytes, weight=lambda tile: len(tile.data)
+        )
+
+    @property
+    def size(self) -> int:
+        return self._items.total
 
     def get(self, key: str) -> EncodedTile | None:
-        with self._lock:
-            tile = self._items.get(key)
-            if tile is not None:
-                self._items.move_to_end(key)
-            return tile
+        return self._items.get(key)
 
     def picture(
         self, key: str, pixels: Callable[[], np.ndarray], encoding: Encoding
@@ -90,16 +87,9 @@ class TileCache:
         return tile
 
     def put(self, key: str, tile: EncodedTile) -> None:
-        if len(tile.data) > self.max_bytes // 8:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            self.size -= len(old.data) if old else 0
-            self._items[key] = tile
-            self.size += len(tile.data)
-            while self.size > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self.size -= len(dropped.data)
+        """Keep a tile unless it alone would take more than an eighth of the cache."""
+        if len(tile.data) <= self.max_bytes // 8:
+            self._items.put(key, tile)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import Select, or_, select
 
-from app.access import aware
-from app.audit import Access, append, verify
-from app.auth import Principal, current_principal
-from app.extensions import db
+from app.access import Checked, authorize_log, database, log
+from app.api.fields import moment
+from app.audit import verify
+from app.auth import current_principal
+from app.directory import find_patient
 from app.models import AccessEntry, Organisation, Patient, User
-from samsyn import personnummer
-from samsyn.errors import BadRequest, Forbidden
+from samsyn.errors import BadRequest
 
 bp = Blueprint("audit", __name__, url_prefix="/api")
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -44,11 +45,10 @@ COLUMNS = (
 HIGH_VOLUME_PATIENTS = 30
 
 
-def reviewer_orgs(principal: Principal) -> set[str]:
-    orgs = {m.role.org_id for m in principal.memberships if m.role.role == "log_reviewer"}
-    if not orgs:
-        raise Forbidden("the access log is for log reviewers")
-    return orgs
+def reviewer_orgs(resource: str) -> tuple[Checked, set[str]]:
+    """The log reviewer's decision and the organisations whose log it covers."""
+    checked = authorize_log("read_log", resource)
+    return checked, set(checked.decision.scope)
 
 
 def scoped(orgs: set[str]) -> Select[Any]:
@@ -62,9 +62,9 @@ def scoped(orgs: set[str]) -> Select[Any]:
 
 def filtered(query: Select[Any], args: Any) -> Select[Any]:
     """Apply the contract's filters: patient, user, org, action, from, to."""
-    with db.session() as session:
+    with database().session() as session:
         if args.get("patient"):
-            patient = _patient(session, args["patient"])
+            patient = find_patient(session, args["patient"])
             query = query.where(AccessEntry.patient_id == (patient.id if patient else "-"))
         if args.get("user"):
             query = query.where(AccessEntry.username == args["user"])
@@ -84,25 +84,14 @@ def filtered(query: Select[Any], args: Any) -> Select[Any]:
     return query
 
 
-def _patient(session: Any, key: str) -> Patient | None:
-    if personnummer.is_valid(key):
-        return session.scalar(
-            select(Patient).where(Patient.personnummer == personnummer.parse(key).digits)
-        )
-    return session.get(Patient, key) if len(key) <= 32 else None
-
-
 def _time(value: str) -> datetime:
-    try:
-        return aware(datetime.fromisoformat(value.replace("Z", "+00:00"))).astimezone(UTC)
-    except ValueError as error:
-        raise BadRequest(f"{value!r} is not an ISO 8601 time") from error
+    return moment(value, "time")
 
 
 def entry_json(entry: AccessEntry, patients: dict[str, str]) -> dict[str, Any]:
     return {
         "seq": entry.seq,
-        "at": aware(entry.at).isoformat(),
+        "at": entry.at.isoformat(),
         "username": entry.username,
         "user_name": entry.user_name,
         "user_hsa_id": entry.user_hsa_id,
@@ -123,7 +112,7 @@ def entry_json(entry: AccessEntry, patients: dict[str, str]) -> dict[str, Any]:
 
 def _personnummer_of(entries: list[AccessEntry]) -> dict[str, str]:
     ids = {e.patient_id for e in entries if e.patient_id}
-    with db.session() as session:
+    with database().session() as session:
         rows = session.execute(
             select(Patient.id, Patient.personnummer).where(Patient.id.in_(ids))
         ).all()
@@ -132,14 +121,15 @@ def _personnummer_of(entries: list[AccessEntry]) -> dict[str, str]:
 
 @bp.get("/audit")
 def audit_log() -> Response:
-    principal = current_principal()
-    orgs = reviewer_orgs(principal)
+    checked, orgs = reviewer_orgs("access_log")
     limit = _limit(request.args.get("limit", "1000"))
     query = filtered(scoped(orgs), request.args).order_by(AccessEntry.seq.desc()).limit(limit)
-    with db.session() as session:
+    with database().session() as session:
         entries: list[AccessEntry] = list(session.scalars(query))
-    rows = [entry_json(entry, _personnummer_of(entries)) for entry in entries]
-    _log_review(principal, request.args.get("format", "json"), len(rows))
+    patients = _personnummer_of(entries)
+    rows = [entry_json(entry, patients) for entry in entries]
+    fmt = request.args.get("format", "json")
+    _log_review(checked, "export" if fmt == "csv" else "list", len(rows))
     if request.args.get("format") == "csv":
         return _csv(rows)
     return jsonify(rows)
@@ -163,43 +153,26 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
 
 
 def _cell(value: Any) -> Any:
-    """Values as CSV cells; text that a spreadsheet would run as a formula is quoted."""
-    text = str(value) if value is not None else ""
+    """Values as CSV cells (structured values as JSON); text that a spreadsheet would run
+    as a formula is quoted."""
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = str(value) if value is not None else ""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _log_review(principal: Principal, fmt: str, count: int) -> None:
+def _log_review(checked: Checked, action: str, count: int) -> None:
     """Reading the log is itself recorded."""
-    reviewer = next(m for m in principal.memberships if m.role.role == "log_reviewer")
-    append(
-        db,
-        [
-            Access(
-                resource="access_log",
-                action="export" if fmt == "csv" else "list",
-                outcome="allowed",
-                purpose="log_review",
-                user_id=principal.user_id,
-                username=principal.username,
-                user_name=principal.name,
-                user_hsa_id=principal.hsa_id,
-                role="log_reviewer",
-                org_id=reviewer.role.org_id,
-                org_name=reviewer.org_name,
-                unit_name=reviewer.unit_name,
-                client=request.remote_addr,
-                detail={"entries": count, "filters": dict(request.args)},
-            )
-        ],
-    )
+    log(current_principal(), checked, action, entries=count, filters=dict(request.args))
 
 
 @bp.get("/audit/alerts")
 def audit_alerts() -> Response:
     """Rule-based alerts: emergency access, refused access, after hours, own record, high volume."""
-    orgs = reviewer_orgs(current_principal())
+    checked, orgs = reviewer_orgs("access_log:alerts")
     query = filtered(scoped(orgs), request.args).order_by(AccessEntry.seq.desc()).limit(20_000)
-    with db.session() as session:
+    with database().session() as session:
         entries: list[AccessEntry] = list(session.scalars(query))
         users = select(User.id, User.patient_id).where(User.patient_id.is_not(None))
         own_patient: dict[str, str | None] = {row[0]: row[1] for row in session.execute(users)}
@@ -210,6 +183,7 @@ def audit_alerts() -> Response:
         for rule in alert_rules(entry, own_patient)
     ]
     alerts += _high_volume(entries)
+    _log_review(checked, "list", len(alerts))
     return jsonify(alerts)
 
 
@@ -220,13 +194,15 @@ def alert_rules(entry: AccessEntry, own_patient: dict[str, str | None]) -> list[
         rules.append("emergency_access")
     if entry.outcome == "denied":
         rules.append("access_without_relation")
+    if entry.basis and "consent:" in entry.basis and entry.action != "consent":
+        rules.append("consent_access")
     if (
         entry.patient_id
         and own_patient.get(entry.user_id or "") == entry.patient_id
         and entry.role != "patient"
     ):
         rules.append("own_record")
-    local = aware(entry.at).astimezone(STOCKHOLM)
+    local = entry.at.astimezone(STOCKHOLM)
     if entry.patient_id and (local.weekday() >= 5 or not 7 <= local.hour < 19):
         rules.append("after_hours")
     return rules
@@ -237,7 +213,7 @@ def _high_volume(entries: list[AccessEntry]) -> list[dict[str, Any]]:
     seen: set[tuple[str, str, str]] = set()
     for entry in entries:
         if entry.patient_id and entry.username and entry.outcome == "allowed":
-            day = aware(entry.at).astimezone(STOCKHOLM).date().isoformat()
+            day = entry.at.astimezone(STOCKHOLM).date().isoformat()
             if (entry.username, day, entry.patient_id) not in seen:
                 seen.add((entry.username, day, entry.patient_id))
                 per_user_day[(entry.username, day)] += 1
@@ -250,9 +226,10 @@ def _high_volume(entries: list[AccessEntry]) -> list[dict[str, Any]]:
 
 @bp.get("/audit/verify")
 def audit_verify() -> Response:
-    reviewer_orgs(current_principal())
-    with db.session() as session:
+    checked, _orgs = reviewer_orgs("access_log:chain")
+    with database().session() as session:
         verdict = verify(session)
+    _log_review(checked, "verify", verdict.entries)
     return jsonify(verdict.__dict__)
 
 
@@ -260,20 +237,19 @@ def audit_verify() -> Response:
 def my_access_log() -> Response:
     """A patient's loggutdrag: which organisation and unit accessed their data, when and why."""
     principal = current_principal()
-    if principal.patient_id is None:
-        raise Forbidden("the access log extract is for patients")
+    authorize_log("read_own_log", "access_log:own")
     query = (
         select(AccessEntry)
         .where(AccessEntry.patient_id == principal.patient_id, AccessEntry.outcome == "allowed")
         .order_by(AccessEntry.seq.desc())
         .limit(5000)
     )
-    with db.session() as session:
+    with database().session() as session:
         entries = list(session.scalars(query))
     return jsonify(
         [
             {
-                "at": aware(entry.at).isoformat(),
+                "at": entry.at.isoformat(),
                 "org": entry.org_name,
                 "unit": entry.unit_name,
                 "action": entry.action,

@@ -8,11 +8,12 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.access import authorize_image, visible_images
+from app.access import authorize_image, database, visible_images
 from app.auth import current_principal
-from app.extensions import db
-from app.imaging import frame_pictures, picture_response, registry, series_shelf, tile_service
+from app.identity import masked_header
+from app.imaging import picture_response
 from app.models import Image, Patient
+from app.services import services
 from samsyn.errors import NotFound
 from tiles.cache import EncodedTile
 from tiles.frames import parse_viewport
@@ -20,7 +21,6 @@ from tiles.radiology import WINDOW_PRESETS
 from tiles.render import Encoding
 
 bp = Blueprint("images", __name__, url_prefix="/api/images")
-MASKED = "Skyddad identitet"
 SERIES_FIELDS = (
     "patient_name",
     "patient_id",
@@ -81,7 +81,7 @@ def describe(image: Image) -> dict[str, Any]:
 def list_images() -> Response:
     """The images the caller may see, each listing of a patient's image logged."""
     principal = current_principal()
-    with db.session() as session:
+    with database().session() as session:
         images = session.scalars(select(Image).order_by(Image.name, Image.id)).all()
         return jsonify(
             [describe(image) for image in visible_images(session, principal, list(images))]
@@ -91,7 +91,7 @@ def list_images() -> Response:
 @bp.get("/<image_id>")
 def show_image(image_id: str) -> Response:
     checked = authorize_image("view", image_id)
-    with db.session() as session:
+    with database().session() as session:
         image = session.get(Image, image_id)
         if image is None:
             raise NotFound("no such image")
@@ -113,13 +113,8 @@ def series_details(image: Image, purpose: str, protected: bool) -> dict[str, Any
     Teaching material carries no patient data; a protected identity shows no name.
     """
     meta = image.series_meta or {}
-    details: dict[str, Any] = {name: meta.get(name) for name in SERIES_FIELDS}
-    if purpose == "teaching":
-        details.update(
-            patient_name=None, patient_id=None, patient_birth_date=None, accession_number=None
-        )
-    elif protected:
-        details["patient_name"] = MASKED
+    header = {name: meta.get(name) for name in SERIES_FIELDS}
+    details: dict[str, Any] = masked_header(header, purpose, protected)
     details["presets"] = {
         name: {"center": c, "width": w} for name, (c, w) in WINDOW_PRESETS.items()
     }
@@ -148,17 +143,18 @@ def associated_image(image_id: str, name: str, fmt: str) -> Response:
     checked = authorize_image("render" if name == "thumbnail" else "view", image_id)
     if name != "thumbnail" and checked.decision.purpose == "teaching":
         raise NotFound("label and macro images are not part of teaching material")
-    if registry().record(image_id).kind == "series":
+    found = services()
+    if found.registry.record(image_id).kind == "series":
         return picture_response(_series_thumbnail(image_id, name, fmt))
-    opener = registry().opener(image_id)
-    return picture_response(tile_service().associated(image_id, opener, name, fmt))
+    opener = found.registry.opener(image_id)
+    return picture_response(found.tiles.associated(image_id, opener, name, fmt))
 
 
 def _series_thumbnail(image_id: str, name: str, fmt: str) -> EncodedTile:
     """A series' thumbnail is its middle frame in the file's own window; it has no label."""
     if name != "thumbnail":
         raise NotFound(f"a radiology series has no {name} image")
-    series = series_shelf().get(image_id)
+    series = services().series.get(image_id)
     size = parse_viewport("512,512", series.rows, series.columns)
     encoding = Encoding("png" if fmt == "png" else "jpg", 90)
-    return frame_pictures().rendered(image_id, series, len(series) // 2, None, size, encoding)
+    return services().frames.rendered(image_id, series, len(series) // 2, None, size, encoding)

@@ -13,14 +13,14 @@ def page(name: str) -> Response:
     """A static page for a logged-in user; everyone else goes to the login page first."""
     if getattr(g, "principal", None) is None:
         return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")  # type: ignore[return-value]
-    response = send_from_directory(current_app.static_folder or "", name)
+    response = send_from_directory(current_app.config["STATIC_DIR"], name)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/login")
 def login_page() -> Response:
-    return send_from_directory(current_app.static_folder or "", "login.html")
+    return send_from_directory(current_app.config["STATIC_DIR"], "login.html")
 
 
 @bp.get("/")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from app.access import authorize_image
-from app.imaging import frame_pictures, picture_response, series_shelf
+from app.imaging import picture_response
+from app.services import services
 from samsyn.errors import BadRequest
 from tiles.frames import parse_quality, parse_viewport, parse_window
 from tiles.render import Encoding
@@ -29,13 +30,13 @@ def rendered_frame(image_id: str, frame: int) -> Response:
     """Frame k (0-based) windowed (`window=center,width`, else the file's own) and fitted
     into `viewport=w,h`, as JPEG (`quality`) or PNG."""
     authorize_image("render", image_id)
-    series = series_shelf().get(image_id)
+    series = services().series.get(image_id)
     window = parse_window(request.args.get("window"))
     size = parse_viewport(request.args.get("viewport"), series.rows, series.columns)
     quality = parse_quality(request.args.get("quality"))
     encoding = Encoding("png" if wants_png() else "jpg", quality)
     return picture_response(
-        frame_pictures().rendered(image_id, series, frame, window, size, encoding)
+        services().frames.rendered(image_id, series, frame, window, size, encoding)
     )
 
 
@@ -47,5 +48,5 @@ def frame_value(image_id: str, frame: int) -> Response:
         x, y = float(request.args["x"]), float(request.args["y"])
     except (KeyError, ValueError) as error:
         raise BadRequest("x and y are required numbers (image pixels)") from error
-    value, unit = series_shelf().get(image_id).value(frame, x, y)
+    value, unit = services().series.get(image_id).value(frame, x, y)
     return jsonify({"value": value, "unit": unit})

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
+from app.access import client
 from app.api import json_object
 from app.auth import COOKIE, Sessions, current_principal
+from app.services import services
 
 bp = Blueprint("session", __name__, url_prefix="/api")
 
 
 def sessions() -> Sessions:
-    return current_app.extensions["samsyn_sessions"]
+    return services().sessions
 
 
 @bp.post("/session")
 def login() -> Response:
     body = json_object('send JSON: {"username": ..., "password": ...}')
     principal, token = sessions().login(
-        body.get("username"), body.get("password"), request.remote_addr
+        body.get("username"), body.get("password"), client()
     )
     response = jsonify({"user": principal.public(), "csrf_token": principal.csrf_token})
     response.set_cookie(

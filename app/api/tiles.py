@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.access import authorize_image
-from app.imaging import frame_pictures, picture_response, registry, series_shelf, tile_service
+from app.imaging import picture_response
+from app.services import services
 from samsyn.errors import BadRequest, NotFound
 from tiles.cache import EncodedTile
 from tiles.frames import parse_window, series_deep_zoom
@@ -19,22 +20,27 @@ bp = Blueprint("tiles", __name__)
 @bp.get("/dzi/<image_id>.dzi")
 def dzi_descriptor(image_id: str) -> Response:
     authorize_image("render", image_id)
-    if registry().record(image_id).kind == "series":
-        zoom = series_deep_zoom(series_shelf().get(image_id))
+    found = services()
+    if found.registry.record(image_id).kind == "series":
+        zoom = series_deep_zoom(found.series.get(image_id))
     else:
-        zoom = tile_service().deep_zoom(image_id, registry().opener(image_id))
+        zoom = found.tiles.deep_zoom(image_id, found.registry.opener(image_id))
     return Response(zoom.descriptor(), mimetype="application/xml")
 
 
 @bp.get("/dzi/<image_id>_files/<int:level>/<int:col>_<int:row>.<fmt>")
 def dzi_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Response:
+    """A Deep Zoom tile. A slide's tile without a query string is normally answered by the
+    WSGI fast path (app/fastpath.py) with the same authorisation, tile log and headers;
+    this route answers what the fast path hands on: series frames, refusals, errors."""
     if fmt not in ("jpeg", "jpg", "png"):
         raise NotFound("Deep Zoom tiles are jpeg or png")
     authorize_image("render", image_id)
-    if registry().record(image_id).kind == "series":
+    found = services()
+    if found.registry.record(image_id).kind == "series":
         return picture_response(_frame_tile(image_id, level, col, row, fmt))
-    tile = tile_service().dzi_tile(image_id, registry().opener(image_id), level, col, row, fmt)
-    return picture_response(tile)
+    opener = found.registry.opener(image_id)
+    return picture_response(found.tiles.dzi_tile(image_id, opener, level, col, row, fmt))
 
 
 def _frame_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> EncodedTile:
@@ -42,11 +48,11 @@ def _frame_tile(image_id: str, level: int, col: int, row: int, fmt: str) -> Enco
     frame_text = request.args.get("frame", "0")
     if not re.fullmatch(r"[0-9]{1,100}", frame_text):
         raise BadRequest("frame is a whole number from 0")
-    series = series_shelf().get(image_id)
+    series = services().series.get(image_id)
     window = parse_window(request.args.get("window"))
     encoding = Encoding("png" if fmt == "png" else "jpg", 92)
     zoom = series_deep_zoom(series)
-    return frame_pictures().tile(
+    return services().frames.tile(
         image_id, series, zoom, level, col, row, int(frame_text), window, encoding
     )
 
@@ -57,7 +63,7 @@ def iiif_base(image_id: str) -> Response:
     authorize_image("render", image_id)
     _slides_only(image_id)
     response = Response(status=303)
-    response.headers["Location"] = f"{request.base_url}/info.json"
+    response.headers["Location"] = f"{iiif_id(image_id)}/info.json"
     return response
 
 
@@ -65,8 +71,8 @@ def iiif_base(image_id: str) -> Response:
 def iiif_info(image_id: str) -> Response:
     authorize_image("render", image_id)
     _slides_only(image_id)
-    service_id = request.base_url.removesuffix("/info.json")
-    info = tile_service().iiif_info(image_id, registry().opener(image_id), service_id)
+    found = services()
+    info = found.tiles.iiif_info(image_id, found.registry.opener(image_id), iiif_id(image_id))
     response = jsonify(info)
     if "application/ld+json" in request.headers.get("Accept", ""):
         response.mimetype = "application/ld+json"
@@ -83,14 +89,20 @@ def iiif_image(
 ) -> Response:
     authorize_image("render", image_id)
     _slides_only(image_id)
-    opener = registry().opener(image_id)
-    tile = tile_service().iiif_image(image_id, opener, region, size, rotation, quality, fmt)
+    found = services()
+    opener = found.registry.opener(image_id)
+    tile = found.tiles.iiif_image(image_id, opener, region, size, rotation, quality, fmt)
     response = picture_response(tile)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
+def iiif_id(image_id: str) -> str:
+    """The image's IIIF id under the configured public address, never the request's Host."""
+    return f"{current_app.config['PUBLIC_URL']}/iiif/3/{image_id}"
+
+
 def _slides_only(image_id: str) -> None:
     """IIIF serves slides; a radiology series is served frame by frame."""
-    if registry().record(image_id).kind == "series":
+    if services().registry.record(image_id).kind == "series":
         raise NotFound("IIIF serves slides; a radiology series is served frame by frame")

@@ -48,13 +48,14 @@ from sqlalchemy import select
 
 import app.auth
 from app.directory import add_org, add_patient, add_unit, add_user
-from app.extensions import db
 from app.importer import import_paths
 from app.models import AccessEntry, Block, Case, EmergencyAccess, Image, Patient, Share, Unit
+from app.services import services
 from tests.conftest import (
     DATABASES,
     TEST_ORG,
     TEST_PATIENT,
+    database,
     database_for,
     login,
     make_app,
@@ -254,7 +255,7 @@ def world(
         patch.setattr(app.auth, "_DUMMY_HASH", cheap.hash("dummy"))
         database_url = matrix_database_url
         application = make_app(data_dir, database_url)
-        with db.session() as session:
+        with database(application).session() as session:
             orgs = {}
             for name, hsa, kind in (
                 (A, "SE2321000065", "region"),
@@ -294,7 +295,9 @@ def world(
                 )
                 users[username] = user.id
         clients = {user: login(application.test_client(), user, PASSWORD) for user in USERS}
-    w = World(application, db.engine, db._sessions, clients, patients=patients, users=users)
+    w = World(
+        application, database(application).engine, None, clients, patients=patients, users=users
+    )
 
     # Cases through app.directory (`import --org --patient --case`), then placed in the creator's
     # unit: attach() makes cases without a unit. (POST /api/cases is tested on its own below.)
@@ -308,7 +311,7 @@ def world(
         lines = [line for line, _ok in import_paths(application, [str(path)], owner)]
         assert len(lines) == 1 and lines[0].startswith("imported "), lines
         w.images[key] = lines[0].split()[1]
-    with db.session() as session:
+    with database(application).session() as session:
         for key, (creator, _patient) in CASES.items():
             case = session.get(Case, session.get(Image, w.images[key]).case_id)
             assert case is not None and case.title == f"Fall {key}"
@@ -318,7 +321,7 @@ def world(
             )
             case.created_by = users[creator]
             w.cases[key] = case.id
-    application.extensions["samsyn_epoch"].bump()
+    services(application).epoch.bump()
 
     def share(user: str, case: str, target: dict[str, str], days: int = 30) -> str:
         body = {**target, "until": _until(timedelta(days=days)), "purpose": "second_opinion"}
@@ -333,7 +336,7 @@ def world(
     w.shares["K7"] = share("a_path", "K7", {"org": B})
     w.shares["K8"] = share("a_path", "K8", {"org": B})
     w.shares["K9"] = share("a_clin", "K9", {"org": B})
-    with db.session() as session:
+    with database(w.app).session() as session:
         expired = Share(
             case_id=w.cases["K6"],
             org_id=orgs[B].id,
@@ -348,7 +351,7 @@ def world(
         )
         unit_a_p = session.scalar(select(Unit.id).where(Unit.name == A_P))
         session.add(Block(patient_id=patients["P5"], org_id=orgs[A].id, unit_id=unit_a_p))
-    application.extensions["samsyn_epoch"].bump()
+    services(application).epoch.bump()
 
     # K7: visible to B before the revocation, then revoked through the API.
     k7 = w.images["K7"]
@@ -363,7 +366,7 @@ def world(
         # POST emergency-access never answers on SQLite (the grant's write transaction and the
         # access-log append deadlock for 30 s: see test_writes_that_log_answer_promptly), so
         # the SQLite table gets its grant directly; PostgreSQL gets it through the API.
-        with db.session() as session:
+        with database(w.app).session() as session:
             grant_row = EmergencyAccess(
                 user_id=users["c_rad"],
                 patient_id=patients["P4"],
@@ -373,7 +376,7 @@ def world(
             session.add(grant_row)
             session.flush()
             w.setup_notes["emergency"] = (201, {"id": grant_row.id, "until": "direct"})
-        application.extensions["samsyn_epoch"].bump()
+        services(application).epoch.bump()
     else:
         grant = clients["c_rad"].post(
             f"/api/patients/{patients['P4']}/emergency-access",
@@ -381,14 +384,6 @@ def world(
         )
         w.setup_notes["emergency"] = (grant.status_code, grant.get_json())
     yield w
-
-
-@pytest.fixture(autouse=True)
-def _bound_to_world(request: pytest.FixtureRequest) -> None:
-    """`db` is one global: make sure it points at the table's database for every test using it."""
-    if "world" in request.fixturenames:
-        world: World = request.getfixturevalue("world")
-        db.engine, db._sessions = world.engine, world.sessions
 
 
 def observe(w: World, user: str, action: str, case: str) -> Any:
@@ -568,17 +563,25 @@ def test_protected_identity_is_masked(world: World) -> None:
     assert k1[0]["patient"]["name"] == PATIENTS["P1"][1]
 
 
-@pytest.mark.parametrize("user", ["b_path", "c_rad"])
-def test_blocked_patient_shows_only_that_blocked_information_exists(
-    world: World, user: str
-) -> None:
-    client = world.clients[user]
+def test_blocked_patient_shows_only_that_blocked_information_exists(world: World) -> None:
+    """b_path's organisation holds a share of P3's case, which the spärr hides."""
+    client = world.clients["b_path"]
     for key in (PATIENTS["P3"][0], "198803200016", world.patients["P3"]):
         response = client.get(f"/api/patients/{key}")
         assert response.status_code == 200, (key, response.get_json())
         assert response.get_json() == {"blocked_information": True}, key
         text = response.get_data(as_text=True)
         assert PATIENTS["P3"][1] not in text and "880320" not in text
+
+
+def test_a_blocked_patient_is_unknown_without_a_relation(world: World) -> None:
+    """c_rad has no relation to P3 at all: not even the spärr is revealed."""
+    client = world.clients["c_rad"]
+    unknown = client.get("/api/patients/121212-1212")
+    for key in (PATIENTS["P3"][0], "198803200016", world.patients["P3"]):
+        response = client.get(f"/api/patients/{key}")
+        assert response.status_code == 404, (key, response.get_json())
+        assert response.get_json() == unknown.get_json()
 
 
 def test_blocked_patient_is_shown_inside_the_blocking_organisation(world: World) -> None:
@@ -599,7 +602,7 @@ def test_unrelated_patient_is_unknown(world: World) -> None:
 def test_emergency_access_is_flagged_in_the_log(world: World) -> None:
     image = world.images["K5"]
     assert world.clients["c_rad"].get(f"/api/images/{image}").status_code == 200
-    with db.session() as session:
+    with database(world.app).session() as session:
         entries = session.scalars(
             select(AccessEntry).where(
                 AccessEntry.user_id == world.users["c_rad"],
@@ -647,6 +650,19 @@ def _answer_within(seconds: float, request: Callable[[], Any]) -> Any:
     return result.get("response")
 
 
+def _blocked_from_tester(application: Flask) -> None:
+    """A case of the test patient in another unit of Testregion, under a unit spärr: tester
+    (Testpatologi) sees it only with the patient's consent."""
+    with database(application).session() as session:
+        unit = add_unit(session, "Testkirurgi", TEST_ORG, "SE0000000001-K1")
+        patient = session.scalar(select(Patient).where(Patient.personnummer == "196408233234"))
+        assert patient is not None
+        session.add(
+            Case(title="Kirurgi", patient_id=patient.id, org_id=unit.org_id, unit_id=unit.id)
+        )
+        session.add(Block(patient_id=patient.id, org_id=unit.org_id, unit_id=unit.id))
+
+
 @pytest.fixture()
 def writer(db_app: Flask, labelled_slide: Path, tmp_path: Path) -> tuple[FlaskClient, str]:
     """`tester` (pathologist of Testregion, unit Testpatologi) and a Testregion image in no case."""
@@ -683,6 +699,8 @@ def test_patient_grants_through_the_api(
 ) -> None:
     client, _image = writer
     body = {k: (_until(timedelta(days=2)) if v == "DAYS:2" else v) for k, v in body.items()}
+    if path == "consents":
+        _blocked_from_tester(client.application)
     url = f"/api/patients/{TEST_PATIENT}/{path}"
     response = _answer_within(WRITE_WAIT, lambda: client.post(url, json=body))
     assert response is not None, f"POST {url} did not answer within {WRITE_WAIT} s"

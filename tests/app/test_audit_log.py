@@ -32,14 +32,15 @@ from sqlalchemy import delete, func, insert, select, text, update
 import app.auth
 from app.audit import Access, append, verify
 from app.directory import add_org, add_patient, add_unit, add_user
-from app.extensions import db
 from app.importer import import_paths
 from app.models import AccessEntry, EmergencyAccess, Image, Patient
+from app.services import services
 from tests.conftest import (
     DATABASES,
     REPO,
     TEST_ORG,
     TEST_PATIENT,
+    database,
     database_for,
     import_one,
     login,
@@ -106,8 +107,8 @@ def world(
         patch.setattr(app.auth, "_hasher", CHEAP)
         patch.setattr(app.auth, "_DUMMY_HASH", CHEAP.hash("dummy"))
         application = make_app(data_dir, audit_database_url)
-        w = World(application, db.engine, db._sessions)
-        with db.session() as session:
+        w = World(application, database(application).engine, None)
+        with database(application).session() as session:
             w.orgs = {
                 TEST_ORG: session.scalar(select(Patient.org_id)),
                 B: add_org(session, B, "SE2321000032", "region").id,
@@ -174,7 +175,7 @@ def world(
         application, synthetic_slide, folder, "fold2", (TEST_ORG, TEST_PATIENT, "Testfall")
     )
     clients = w.clients
-    with db.session() as session:
+    with database(application).session() as session:
         case_p1 = session.get(Image, w.images["P1"]).case_id
     until = (datetime.now(UTC) + timedelta(days=5)).isoformat()
     shared = clients["anna"].post(f"/api/cases/{case_p1}/shares", json={"org": B, "until": until})
@@ -195,7 +196,7 @@ def world(
     assert clients["b_path"].get(f"/api/images/{w.images['PB']}").status_code == 200
     assert clients["c_rad"].get(f"/api/images/{w.images['P1']}").status_code == 404
     with (
-        db.session() as session
+        database(application).session() as session
     ):  # emergency access of c_rad to P2 (the API is tested in test_access_matrix)
         session.add(
             EmergencyAccess(
@@ -205,7 +206,7 @@ def world(
                 until=datetime.now(UTC) + timedelta(hours=4),
             )
         )
-    application.extensions["samsyn_epoch"].bump()
+    services(application).epoch.bump()
     assert clients["c_rad"].get(f"/api/images/{w.images['P2']}").status_code == 200
     for n in range(len(FORMULA_NAMES + CONTROL_NAMES)):
         assert clients[f"formula{n}"].get(f"/api/images/{w.images['P1']}").status_code == 200
@@ -218,7 +219,7 @@ def world(
         "weekday-seven": datetime(2025, 3, 5, 6, 0, tzinfo=UTC),  # Wednesday 07:00
     }
     append(
-        db,
+        database(application),
         [
             Access(
                 resource=f"image:probe-{name}",
@@ -240,15 +241,19 @@ def world(
     return w
 
 
+# The application the module-level log helpers read (set by the `w` fixture).
+CURRENT: list[Flask] = []
+
+
 @pytest.fixture()
 def w(world: World) -> World:
-    """The module's directory, with the global `db` pointed at its database."""
-    db.engine, db._sessions = world.engine, world.sessions
+    """The module's directory; the log helpers below read its database."""
+    CURRENT[:] = [world.app]
     return world
 
 
 def entries_of(username: str, **where: Any) -> list[AccessEntry]:
-    with db.session() as session:
+    with database(CURRENT[0]).session() as session:
         query = select(AccessEntry).where(AccessEntry.username == username)
         for name, value in where.items():
             query = query.where(getattr(AccessEntry, name) == value)
@@ -292,7 +297,7 @@ def test_a_refusal_is_logged(w: World) -> None:
 
 def test_tiles_are_folded_into_one_entry(w: World) -> None:
     client, image = w.clients["viewer"], w.images["fold"]
-    folder = w.app.extensions["samsyn_access"].folder
+    folder = services(w.app).folder
     tiles = [(col, row) for row in range(6) for col in range(8)][:20]
     for col, row in tiles:
         assert client.get(f"/dzi/{image}_files/11/{col}_{row}.jpeg").status_code == 200
@@ -323,7 +328,7 @@ def test_iiif_tiles_are_counted_with_the_others(w: World) -> None:
             ).status_code
             == 200
         )
-    w.app.extensions["samsyn_access"].folder.flush(everything=True)
+    services(w.app).folder.flush(everything=True)
     rendered = entries_of("viewer", action="render", resource=f"image:{image}")
     assert sum(e.detail["tiles"] for e in rendered) == 20
 
@@ -536,7 +541,7 @@ def test_a_patient_sees_who_accessed_their_data(w: World) -> None:
     assert all(
         i["at"] and datetime.fromisoformat(i["at"]).utcoffset() == timedelta(0) for i in items
     )
-    with db.session() as session:
+    with database(w.app).session() as session:
         expected = session.scalar(
             select(func.count()).where(
                 AccessEntry.patient_id == w.patients["P1"],
@@ -564,14 +569,16 @@ def test_the_patient_extract_is_for_patients(w: World) -> None:
 
 def fill(application: Flask, synthetic_slide: Path) -> int:
     """Real entries (a view, a listing, a refusal) and appended ones; returns how many there are."""
+    CURRENT[:] = [application]
     image = import_one(application, synthetic_slide)
     client = login(application.test_client())
     assert client.get(f"/api/images/{image}").status_code == 200
     assert client.get("/api/images").status_code == 200
     assert client.get("/api/cases").status_code == 200
     assert client.get("/api/images/0123456789abcdef").status_code == 404
+    services(application).folder.flush(everything=True)  # the folded listings
     append(
-        db,
+        database(application),
         [
             Access(
                 resource=f"image:{image}",
@@ -584,12 +591,12 @@ def fill(application: Flask, synthetic_slide: Path) -> int:
             for n in range(12)
         ],
     )
-    with db.session() as session:
+    with database(application).session() as session:
         return session.scalar(select(func.count()).select_from(AccessEntry))
 
 
 def verdict() -> Any:
-    with db.session() as session:
+    with database(CURRENT[0]).session() as session:
         return verify(session)
 
 
@@ -618,13 +625,13 @@ def assert_names(result: subprocess.CompletedProcess[str], seq: int) -> None:
 
 def row_of(seq: int) -> dict[str, Any]:
     table = AccessEntry.__table__
-    with db.engine.begin() as connection:
+    with database(CURRENT[0]).engine.begin() as connection:
         return dict(connection.execute(select(table).where(table.c.seq == seq)).mappings().one())
 
 
 def restore(row: dict[str, Any]) -> None:
     table = AccessEntry.__table__
-    with db.engine.begin() as connection:
+    with database(CURRENT[0]).engine.begin() as connection:
         connection.execute(delete(table).where(table.c.seq == row["seq"]))
         connection.execute(insert(table).values(**row))
     assert verdict().ok
@@ -638,7 +645,7 @@ def test_the_cli_verifies_and_names_an_edited_entry(
     intact = run_verify(db_app, database_url)
     assert intact.returncode == 0, intact.stdout + intact.stderr
     assert str(count) in intact.stdout
-    with db.engine.begin() as connection:
+    with database(db_app).engine.begin() as connection:
         connection.execute(text("UPDATE access_log SET user_name = 'Någon Annan' WHERE seq = 7"))
     assert_names(run_verify(db_app, database_url), 7)
 
@@ -647,11 +654,11 @@ def test_the_cli_names_removed_entries(app: Flask, synthetic_slide: Path) -> Non
     url = app.config["DATABASE_URL"]
     count = fill(app, synthetic_slide)
     middle = row_of(5)
-    with db.engine.begin() as connection:
+    with database(app).engine.begin() as connection:
         connection.execute(text("DELETE FROM access_log WHERE seq = 5"))
     assert_names(run_verify(app, url), 5)
     restore(middle)
-    with db.engine.begin() as connection:
+    with database(app).engine.begin() as connection:
         connection.execute(text(f"DELETE FROM access_log WHERE seq >= {count - 1}"))
     assert_names(run_verify(app, url), count - 1)
 
@@ -671,13 +678,13 @@ def test_verify_finds_every_kind_of_tampering(db_app: Flask, synthetic_slide: Pa
     }
     for seq, (column, value) in zip(range(3, 3 + len(edits)), edits.items(), strict=True):
         original = row_of(seq)
-        with db.engine.begin() as connection:
+        with database(db_app).engine.begin() as connection:
             connection.execute(update(table).where(table.c.seq == seq).values({column: value}))
         result = verdict()
         assert not result.ok and result.broken_seq == seq, (column, result)
         restore(original)
     original = row_of(4)
-    with db.engine.begin() as connection:
+    with database(db_app).engine.begin() as connection:
         connection.execute(
             update(table)
             .where(table.c.seq == 4)
@@ -686,12 +693,12 @@ def test_verify_finds_every_kind_of_tampering(db_app: Flask, synthetic_slide: Pa
     assert verdict().broken_seq == 4
     restore(original)
     first = row_of(1)
-    with db.engine.begin() as connection:
+    with database(db_app).engine.begin() as connection:
         connection.execute(delete(table).where(table.c.seq == 1))
     assert verdict().broken_seq == 1
     restore(first)
     last = row_of(count)
-    with db.engine.begin() as connection:
+    with database(db_app).engine.begin() as connection:
         connection.execute(delete(table).where(table.c.seq == count))
     result = verdict()
     assert not result.ok and result.broken_seq == count
@@ -700,6 +707,7 @@ def test_verify_finds_every_kind_of_tampering(db_app: Flask, synthetic_slide: Pa
 
 
 def test_concurrent_appends_keep_the_chain_intact(db_app: Flask) -> None:
+    CURRENT[:] = [db_app]
     threads_count, per_thread = 8, 50
     start = threading.Barrier(threads_count)
     errors: list[BaseException] = []
@@ -709,7 +717,7 @@ def test_concurrent_appends_keep_the_chain_intact(db_app: Flask) -> None:
             start.wait()
             for n in range(per_thread):
                 append(
-                    db,
+                    database(db_app),
                     [
                         Access(
                             resource=f"image:t{number}",
@@ -732,7 +740,7 @@ def test_concurrent_appends_keep_the_chain_intact(db_app: Flask) -> None:
     result = verdict()
     assert result.ok, result
     assert result.entries == threads_count * per_thread
-    with db.session() as session:
+    with database(CURRENT[0]).session() as session:
         seqs = session.scalars(select(AccessEntry.seq).order_by(AccessEntry.seq)).all()
         per_user = dict(
             session.execute(

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from app import create_app
 from app.cli import main
-from app.extensions import db
+from app.extensions import Database
 from app.migrate import upgrade
 from app.models import Case, Image, Membership, Organisation, Patient, Unit, User
-from tests.conftest import REPO, login
+from tests.conftest import REPO, database, login
 
 PASSWORD = "ett hemligt lösenord"
 
@@ -141,7 +141,7 @@ def test_the_directory_commands_build_a_usable_directory(
     application = create_app(
         {"DATA_DIR": data, "DATABASE_URL": f"sqlite:///{data / 'samsyn.db'}", "TESTING": True}
     )
-    with db.session() as session:
+    with database(application).session() as session:
         org = session.scalar(select(Organisation).where(Organisation.name == "Region Kalmar"))
         assert org is not None and org.hsa_id == "SE2321000065" and org.kind == "region"
         unit = session.scalar(select(Unit).where(Unit.name == "Patologi Kalmar"))
@@ -232,7 +232,7 @@ def test_invalid_personnummer_is_refused(
     capsys.readouterr()
     assert main(["patient", "add", number, "--name", "Ogiltig", "--org", "Region Kalmar"]) == 1
     assert one_line_error(capsys).startswith("error")
-    with db.session() as session:
+    with Database(f"sqlite:///{directory / 'samsyn.db'}").session() as session:
         assert len(session.scalars(select(Patient)).all()) == 1
 
 
@@ -308,7 +308,7 @@ def test_bad_users_are_refused(
         == 1
     )
     assert one_line_error(capsys).startswith("error")
-    with db.session() as session:
+    with Database(f"sqlite:///{directory / 'samsyn.db'}").session() as session:
         assert session.scalar(select(User).where(User.username == "bertil")) is None
 
 
@@ -330,7 +330,7 @@ def test_patient_user_is_linked_to_the_patient(
         "19640823-3234",
     ]
     assert main([*arguments, "--password-stdin"]) == 0
-    with db.session() as session:
+    with Database(f"sqlite:///{directory / 'samsyn.db'}").session() as session:
         user = session.scalar(select(User).where(User.username == "test"))
         patient = session.scalar(select(Patient))
         assert user is not None and user.patient_id == patient.id
@@ -347,7 +347,7 @@ def test_protected_identity_flag(directory: Path) -> None:
         "Region Kalmar",
     ]
     assert main([*arguments, "--protected-identity"]) == 0
-    with db.session() as session:
+    with Database(f"sqlite:///{directory / 'samsyn.db'}").session() as session:
         patient = session.scalar(select(Patient).where(Patient.personnummer == "198112289874"))
         assert patient is not None and patient.protected_identity is True
 
@@ -388,7 +388,7 @@ def test_import_refusals(
     )
     captured = capsys.readouterr()
     assert captured.out.startswith("failed ") and "Traceback" not in captured.out + captured.err
-    with db.session() as session:
+    with Database(f"sqlite:///{directory / 'samsyn.db'}").session() as session:
         assert session.scalars(select(Case)).all() == []
 
 
@@ -399,7 +399,7 @@ def test_import_without_a_patient_makes_a_teaching_case(
     shutil.copy(synthetic_slide, slide)
     assert main(["import", str(slide), "--org", "Region Kalmar", "--case", "Kurs i patologi"]) == 0
     image_id = capsys.readouterr().out.split()[1]
-    with db.session() as session:
+    with Database(f"sqlite:///{directory / 'samsyn.db'}").session() as session:
         case = session.get(Case, session.get(Image, image_id).case_id)
         assert (
             case.title == "Kurs i patologi"

@@ -26,11 +26,12 @@ from sqlalchemy import func, select
 
 import app.auth
 from app.directory import add_org, add_unit, add_user
-from app.extensions import db
 from app.models import AccessEntry, Image, Share
+from app.services import services
 from tests.conftest import (
     DATABASES,
     TEST_PATIENT,
+    database,
     database_for,
     import_one,
     login,
@@ -79,7 +80,7 @@ def setup(
         patch.setattr(app.auth, "_hasher", cheap)
         patch.setattr(app.auth, "_DUMMY_HASH", cheap.hash("dummy"))
         application = make_app(data_dir, module_database_url)
-        with db.session() as session:
+        with database(application).session() as session:
             add_org(session, "Region Östergötland", "SE2321000032", "region")
             add_unit(session, "Patologi Linköping", "Region Östergötland", "SE2321000032-P1")
             add_org(session, "Region Jönköping", "SE2321000057", "region")
@@ -94,7 +95,7 @@ def setup(
         owner = login(application.test_client())
         other = login(application.test_client(), "b_path", PASSWORD)
     image = import_one(application, slide)
-    with db.session() as session:
+    with database(application).session() as session:
         case = session.get(Image, image).case_id
     until = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     shared = owner.post(
@@ -104,8 +105,8 @@ def setup(
     patient = owner.get(f"/api/cases/{case}").get_json()["patient"]["id"]
     return Setup(
         application,
-        db.engine,
-        db._sessions,
+        database(application).engine,
+        None,
         owner,
         other,
         other_id,
@@ -114,12 +115,6 @@ def setup(
         shared.get_json()["id"],
         patient,
     )
-
-
-@pytest.fixture(autouse=True)
-def _bound(setup: Setup) -> None:
-    """`db` is one global: point it at this module's database for every test."""
-    db.engine, db._sessions = setup.engine, setup.sessions
 
 
 def _share_body() -> dict[str, str]:
@@ -154,7 +149,7 @@ def call(client: FlaskClient, route: str, ids: dict[str, str]) -> Any:
 
 
 def denied_entries(s: Setup) -> list[AccessEntry]:
-    with db.session() as session:
+    with database(s.app).session() as session:
         return list(
             session.scalars(
                 select(AccessEntry)
@@ -210,7 +205,7 @@ def test_every_refusal_is_logged_as_denied(setup: Setup, route: str) -> None:
     before = denied_entries(setup)
     response = call(setup.other, route, real_ids(setup))
     assert response.status_code in (403, 404)
-    setup.app.extensions["samsyn_access"].folder.flush(everything=True)
+    services(setup.app).folder.flush(everything=True)
     new = denied_entries(setup)[len(before) :]
     assert len(new) >= 1, f"{route}: the refusal left no denied entry in the access log"
     entry = new[-1]
@@ -234,17 +229,17 @@ def test_refused_changes_left_no_trace(setup: Setup) -> None:
     """The other organisation could neither revoke A's share nor share A's case to itself."""
     for route in ("share the case", "revoke a share"):
         call(setup.other, route, real_ids(setup))
-    with db.session() as session:
+    with database(setup.app).session() as session:
         shares = session.scalars(select(Share).where(Share.case_id == setup.case)).all()
         assert [(s.id, s.revoked) for s in shares] == [(setup.share, None)]
 
 
 def test_unknown_ids_do_not_touch_the_log(setup: Setup) -> None:
     """An id that exists nowhere has no patient: probing with it is not logged as an access."""
-    with db.session() as session:
+    with database(setup.app).session() as session:
         before = session.scalar(select(func.count()).select_from(AccessEntry))
     for route in ROUTES:
         assert call(setup.other, route, unknown_ids()).status_code == 404, route
-    with db.session() as session:
+    with database(setup.app).session() as session:
         after = session.scalar(select(func.count()).select_from(AccessEntry))
     assert after == before

@@ -93,9 +93,9 @@ def people(live_data: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
 
     from app import create_app
     from app.directory import add_org, add_patient, add_unit, add_user
-    from app.extensions import db
     from app.models import Block, Case, Organisation
-    from tests.conftest import TEST_ORG, TEST_PATIENT
+    from app.services import services
+    from tests.conftest import TEST_ORG, TEST_PATIENT, database
 
     data_dir, _images = live_data
     application = create_app(
@@ -121,7 +121,7 @@ def people(live_data: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
             None,
         ),
     }
-    with db.session() as session:
+    with database(application).session() as session:
         add_org(session, SECOND_ORG, "SE0000000002", "region")
         add_unit(session, SECOND_UNIT, SECOND_ORG, "SE0000000002-P1")
         for username, org, role, unit, name, patient in users.values():
@@ -149,7 +149,7 @@ def people(live_data: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
             Case(title="Spärrat fall", patient_id=blocked.id, org_id=org.id, purpose="care")
         )
         session.add(Block(patient_id=blocked.id, org_id=org.id, reason="patientens begäran"))
-    application.extensions["samsyn_epoch"].bump()
+    services(application).epoch.bump()
     return {
         key: {"username": value[0], "password": PEOPLE_PASSWORD} for key, value in users.items()
     }

@@ -1,0 +1,49 @@
+"""Health for load balancers and for `make run`'s own wait: alive, and ready to serve."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from app.services import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process serves; no login, no database."""
+    return jsonify({"ok": True})
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """200 when the database (and the message queue, where configured) answers, else 503."""
+    checks = {"database": _database_answers()}
+    queue = services().config.get("MESSAGE_QUEUE")
+    if queue:
+        checks["message_queue"] = _queue_answers(queue)
+    ready = all(checks.values())
+    return jsonify({"ok": ready, **checks}), 200 if ready else 503
+
+
+def _database_answers() -> bool:
+    try:
+        with services().db.session() as session:
+            session.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+def _queue_answers(url: str) -> bool:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
