@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import (
+    UNKNOWN,
     authorize_case,
     authorize_new_case,
     database,
@@ -28,7 +29,6 @@ from samsyn.errors import BadRequest, NotFound
 
 bp = Blueprint("cases", __name__, url_prefix="/api")
 PURPOSES = ("second_opinion", "care", "mdk", "teaching")
-UNKNOWN_PATIENT = "no such patient, or you may not create cases for them"
 
 
 def case_json(session: Session, case: Case, decision: Decision) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def new_case_facts(session: Session, principal: Principal, data: dict[str, Any])
         return CaseFacts(None, org, None, None, "teaching")
     patient = find_patient(session, data.get("patient"))
     if patient is None:
-        raise NotFound(UNKNOWN_PATIENT)
+        raise NotFound(UNKNOWN)
     return CaseFacts(None, patient.org_id, None, patient.id)
 
 
