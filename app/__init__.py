@@ -12,10 +12,11 @@ from app.api import audit, cases, health, images, pages, patients, series, sessi
 from app.auth import authenticate_request
 from app.config import load_config
 from app.errors import register_error_handlers
-from app.extensions import socketio
 from app.fastpath import FastTiles
 from app.headers import NO_STORE, SECURITY_HEADERS
-from app.services import attach, build_services
+from app.live import live_server
+from app.livegate import LiveGate, live_capacity
+from app.services import attach, build_services, services
 from samsyn.errors import SamsynError
 
 
@@ -60,11 +61,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(refuse_long_urls)
     app.before_request(authenticate_request)
     app.after_request(secure)
-    socketio.init_app(app, message_queue=app.config["MESSAGE_QUEUE"], async_mode="threading")
+    live_server(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     app.wsgi_app = FastTiles(app, app.wsgi_app)  # type: ignore[method-assign]
+    threads = app.config.get("SERVER_THREADS")
+    capacity = live_capacity(threads) if threads else None
+    app.wsgi_app = LiveGate(services(app), app.wsgi_app, capacity)  # type: ignore[method-assign]
     return app
 
 

@@ -1,5 +1,5 @@
-"""The database and Socket.IO: made per application in `create_app` (the database) or created
-unbound and attached there (Socket.IO)."""
+"""The database of one application: its engine, its sessions, and the one place where a
+change of who may see what bumps the policy epoch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask_socketio import SocketIO
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,5 +90,3 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
-
-socketio = SocketIO()
