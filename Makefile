@@ -25,8 +25,11 @@ assets: static/node_modules/.package-lock.json
 run: install
 	$(BIN)/samsyn init-db
 	$(BIN)/samsyn demo --shared-data "$(SHARED_DATA)"
-	@echo "samsyn on http://$(HOST):$(PORT)"
-	$(BIN)/samsyn serve --host $(HOST) --port $(PORT)
+	@$(BIN)/samsyn serve --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null' INT TERM; \
+	$(BIN)/python -m app.ready http://$(HOST):$(PORT)/readyz && \
+	echo "samsyn on http://$(HOST):$(PORT)"; \
+	wait $$server
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -252,13 +252,8 @@ def throttle(
         ).one()
         if count >= free and last is not None:
             pause = min(first_pause * 2 ** (count - free), longest)
-            wait = max(wait, pause - (now - _aware(last)).total_seconds())
+            wait = max(wait, pause - (now - last).total_seconds())
     return max(0, math.ceil(wait))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time samsyn stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _storable(text: str, longest: int) -> bool:
