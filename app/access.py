@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -287,7 +287,7 @@ def log(
 
 @contextmanager
 def recorded(
-    session: Session, checked: Checked, action: str, **detail: object
+    session: Session, checked: Checked, action: str, **detail: Any
 ) -> Iterator[dict[str, Any]]:
     """Log a change once its outcome is known.
 
@@ -445,7 +445,14 @@ def _listable(
         if check.decision.allowed and facts.patient_id:
             access_control().folder.hit(
                 (principal.user_id, "list", resource),
-                lambda check=check: describe_access(principal, check, "list", address),
+                _describer(principal, check, "list", address),
                 counter="listings",
             )
     return decisions
+
+
+def _describer(
+    principal: Principal, checked: Checked, action: str, address: str | None
+) -> Callable[[], Access]:
+    """Makes the entry of a folded period when it starts (and only then)."""
+    return lambda: describe_access(principal, checked, action, address)

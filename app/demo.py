@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from app.access import now_utc
 from app.directory import add_org, add_patient, add_unit, add_user, attach, find_org, find_unit
-from app.services import services
 from app.importer import import_paths
 from app.models import Block, Case, Image, Organisation, Share
+from app.services import services
 from tiles.radiology.synthetic import make_ct_series
 from tiles.synthetic import tissue, write_pyramid
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import Flask
 
 from app.directory import attach, find_org, find_patient_by_number
-from app.services import services
 from app.registry import register
+from app.services import services
 from samsyn.errors import SamsynError
 from tiles.discover import Failed, Found, Skipped, discover
 from tiles.radiology import SeriesFound
@@ -22,6 +22,9 @@ def import_paths(
 ) -> Iterator[tuple[str, bool]]:
     """(line, ok) for every object found: `imported <id> <kind> <path>`, `failed <path>: why`.
 
+    The paths are discovered together, so the instances of one DICOM series or slide give
+    one line however they are given: one by one, as a folder, or mixed.
+
     `owner` is (organisation, patient personnummer, case title): the organisation owns
     the images; with a case title they go into that case (a teaching case without a patient).
     """
@@ -30,9 +33,8 @@ def import_paths(
         if problem is not None:
             yield f"failed {' '.join(paths)}: {problem}", False
             return
-        for path in paths:
-            for outcome in discover(path):
-                yield _report(outcome, owner)
+        for outcome in discover(*paths):  # all at once: a series' files may be given apart
+            yield _report(outcome, owner)
 
 
 def _owner_problem(owner: Owner) -> str | None:

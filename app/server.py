@@ -71,7 +71,7 @@ def serve(
 
     Without SAMSYN_PUBLIC_URL the public address is the one served on.
     """
-    gunicorn.util.write_error = write_json_error  # type: ignore[assignment]
+    gunicorn.util.write_error = write_json_error
     settings = {"SERVER_THREADS": threads, **(config or {})}
     if "PUBLIC_URL" not in settings and not os.environ.get("SAMSYN_PUBLIC_URL"):
         settings["PUBLIC_URL"] = f"http://{host}:{port}"

@@ -79,4 +79,5 @@ def attach(app: Flask, built: Services) -> None:
 
 def services(app: Flask | None = None) -> Services:
     """The services of `app`, or of the application handling this request."""
-    return (app or current_app).extensions[KEY]  # type: ignore[no-any-return]
+    found: Services = (app or current_app).extensions[KEY]
+    return found

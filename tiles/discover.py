@@ -1,29 +1,34 @@
 """Finding the images in files and folders given to `samsyn import`.
 
-A folder is walked recursively. DICOM files are grouped by series: all instances of one
-whole-slide image become one slide, and radiology objects (CT, MR, US, ...) go to
-`tiles.radiology.discover_series`, which groups and orders them into series. Other files
-are recognised by their content. Every file ends up in exactly one outcome: found,
-skipped (not an image) or failed.
+All the arguments are taken together: folders are walked recursively, every file counts
+once (by its real path) and DICOM files are gathered from all of them before anything is
+decided, then grouped by study and series. All instances of one whole-slide image become
+one slide, and radiology objects (CT, MR, US, ...) go to `tiles.radiology.discover_series`,
+which groups and orders them into series. So a series or slide comes out the same whether
+its files are given one by one, as a folder, or mixed. Other files are recognised by their
+content and each is an outcome of its own, in the order given. Every file ends up in
+exactly one outcome: found, skipped (not an image) or failed.
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pydicom
 
-from samsyn.errors import SamsynError
+from samsyn.errors import SamsynError, Unreadable
+from tiles.outcomes import Failed, Skipped
 from tiles.pyramid import Rect
-from tiles.radiology import Failed as RadiologyFailed
 from tiles.radiology import SeriesFound, discover_series
-from tiles.radiology.instance import looks_like_dicom
+from tiles.radiology.instance import check_pixel_data, looks_like_dicom
 from tiles.sources import open_source, sniff
 from tiles.sources.base import SlideInfo
+
+__all__ = ["Failed", "Found", "Outcome", "SeriesFound", "Skipped", "discover"]
 
 SLIDE_EXTENSIONS = {
     ".svs",
@@ -55,36 +60,76 @@ class Found:
     kind: str = "slide"
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """A file that is not an image samsyn imports (a note, a DICOM report)."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A file or folder that should have been an image but cannot be read."""
-
-    path: str
-    reason: str
-
-
 Outcome = Found | SeriesFound | Skipped | Failed
 
 
-def discover(path: str) -> Iterator[Outcome]:
-    """Every image in a file or folder, each opened once to prove it can be read."""
+@dataclass(frozen=True)
+class _File:
+    """A file to classify, and whether it was named itself (not only met in a folder)."""
+
+    path: str
+    named: bool
+
+
+def discover(*paths: str) -> Iterator[Outcome]:
+    """Every image in the given files and folders, each opened once to prove it can be read.
+
+    Outcomes of missing paths, empty folders and non-DICOM files come in the order given;
+    the DICOM slides and series follow, once every argument has been looked at.
+    """
+    dicom: list[str] = []
+    for entry in _gather(paths):
+        if isinstance(entry, Failed):
+            yield entry
+            continue
+        family = _family(entry.path)
+        if family == "dicom":
+            dicom.append(entry.path)
+        else:
+            yield _other(entry, family)
+    yield from _dicom(dicom)
+
+
+def _gather(paths: Sequence[str]) -> list[_File | Failed]:
+    """The files below the given paths, each once by its real path, where first met, or a
+    Failed for a path that holds none; a file named anywhere counts as named."""
+    order: list[str | Failed] = []
+    files: dict[str, _File] = {}
+    for path in paths:
+        found = _files_of(path)
+        if isinstance(found, Failed):
+            order.append(found)
+            continue
+        named = Path(path).is_file()
+        for file in found:
+            real = os.path.realpath(file)
+            if real not in files:
+                order.append(real)
+                files[real] = _File(file, named)
+            elif named:
+                files[real] = replace(files[real], named=True)
+    return [entry if isinstance(entry, Failed) else files[entry] for entry in order]
+
+
+def _files_of(path: str) -> list[str] | Failed:
+    """The file itself, or the files below a folder; Failed when there are none."""
     target = Path(path)
+    if target.is_file():
+        return [path]
     if not target.exists():
-        yield Failed(path, "no such file or folder")
-        return
-    files = [target] if target.is_file() else _walk(target)
-    if target.is_dir() and not files:
-        yield Failed(path, "the folder holds no files")
-        return
-    yield from _classify(files, explicit=target.is_file())
+        return Failed(path, "no such file or folder")
+    if not target.is_dir():
+        return Failed(path, "not a regular file or folder")
+    files = [str(file) for file in _walk(target)]
+    return files or Failed(path, "the folder holds no files")
+
+
+def _family(path: str) -> str | None:
+    """The file's family by content; a bare DICOM data set (no preamble) counts as dicom."""
+    family = sniff(path)
+    if family is None and looks_like_dicom(path):
+        return "dicom"
+    return family
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -98,48 +143,58 @@ def _walk(folder: Path) -> list[Path]:
     return found
 
 
-def _classify(files: list[Path], explicit: bool) -> Iterator[Outcome]:
-    slide_series: dict[str, list[str]] = defaultdict(list)
+def _other(file: _File, family: str | None) -> Outcome:
+    """A non-DICOM file: probed when it looks like an image or was named, else skipped."""
+    if family is not None or Path(file.path).suffix.lower() in SLIDE_EXTENSIONS or file.named:
+        return _probe((file.path,), Path(file.path).name)
+    return Skipped(file.path, "not an image file")
+
+
+def _dicom(files: list[str]) -> Iterator[Outcome]:
+    """Whole-slide instances grouped by study and series into slides; every other DICOM
+    file to the radiology reader, which groups by study and series the same way."""
+    slides: dict[tuple[str, str], list[str]] = defaultdict(list)
     radiology: list[str] = []
     for file in files:
-        family = sniff(str(file))
-        if family == "dicom" and _is_whole_slide(file, slide_series):
-            continue
-        if family == "dicom" or (family is None and looks_like_dicom(str(file))):
-            radiology.append(str(file))
-        elif family is not None or file.suffix.lower() in SLIDE_EXTENSIONS or explicit:
-            yield _probe((str(file),), file.name)
+        series = _whole_slide_series(file)
+        if series is None:
+            radiology.append(file)
         else:
-            yield Skipped(str(file), "not an image file")
-    for paths in slide_series.values():
-        yield _probe(tuple(sorted(paths)), _dicom_name(paths))
+            slides[series].append(file)
+    for instances in slides.values():
+        yield from _slide(instances)
     if radiology:
-        yield from _radiology(radiology)
+        yield from discover_series(radiology)
 
 
-def _is_whole_slide(file: Path, series: dict[str, list[str]]) -> bool:
-    """File a whole-slide DICOM instance under its series; False for every other object."""
+def _whole_slide_series(file: str) -> tuple[str, str] | None:
+    """(study, series) UIDs of a whole-slide DICOM instance; None for every other object."""
     try:
         header = pydicom.dcmread(
-            file, stop_before_pixels=True, specific_tags=["SOPClassUID", "SeriesInstanceUID"]
+            file,
+            stop_before_pixels=True,
+            specific_tags=["SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID"],
         )
         if str(header.SOPClassUID) != WSI_SOP_CLASS:
-            return False
-        series[str(header.SeriesInstanceUID)].append(str(file))
+            return None
+        return str(header.get("StudyInstanceUID", "")), str(header.SeriesInstanceUID)
     except Exception:
-        return False  # the radiology reader gives the reason a damaged file fails
-    return True
+        return None  # the radiology reader gives the reason a damaged file fails
 
 
-def _radiology(files: list[str]) -> Iterator[Outcome]:
-    """Radiology series, with the radiology reader's skipped and failed files in our terms."""
-    for outcome in discover_series(files):
-        if isinstance(outcome, SeriesFound):
-            yield outcome
-        elif isinstance(outcome, RadiologyFailed):
-            yield Failed(outcome.path, outcome.reason)
-        else:
-            yield Skipped(outcome.path, outcome.reason)
+def _slide(instances: list[str]) -> Iterator[Outcome]:
+    """One slide of the instances of one series. An instance whose pixel data ends early
+    fails on its own (the reader would show what is there as if it were whole)."""
+    whole: list[str] = []
+    for file in sorted(instances):
+        try:
+            check_pixel_data(file)
+        except Unreadable as error:
+            yield Failed(file, error.message)
+            continue
+        whole.append(file)
+    if whole:
+        yield _probe(tuple(whole), _dicom_name(whole))
 
 
 def _dicom_name(paths: list[str]) -> str:

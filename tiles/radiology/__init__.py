@@ -5,12 +5,12 @@ stores), `Skipped` or `Failed` per series or file. View time: `Series(metadata)`
 frames (`render`, `value`, `stored`, `modality`) without parsing a DICOM header again.
 """
 
-from tiles.radiology.discover import Failed, Outcome, SeriesFound, Skipped, discover_series
+from tiles.outcomes import Failed, Skipped
+from tiles.radiology.discover import Outcome, SeriesFound, discover_series
 from tiles.radiology.presets import WINDOW_PRESETS
-from tiles.radiology.series import FRAME_CACHE, FrameCache, Series
+from tiles.radiology.series import FrameCache, Series
 
 __all__ = [
-    "FRAME_CACHE",
     "WINDOW_PRESETS",
     "Failed",
     "FrameCache",

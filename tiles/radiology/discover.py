@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from samsyn.errors import Unreadable
+from tiles.outcomes import Failed, Skipped
 from tiles.radiology import codecs
 from tiles.radiology.geometry import arrange
 from tiles.radiology.instance import Instance, NotRadiology, looks_like_dicom, read_instance
@@ -47,22 +48,6 @@ class SeriesFound:
     @property
     def warnings(self) -> tuple[str, ...]:
         return tuple(self.metadata["warnings"])
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file that is not a radiology image (another kind of file, a report, a slide)."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A file or folder that should hold an image but cannot be read; `reason` is one line."""
-
-    path: str
-    reason: str
 
 
 Outcome = SeriesFound | Skipped | Failed

@@ -47,6 +47,11 @@ from tiles.radiology.values import (
 )
 
 WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
+UNENDED = (
+    "incomplete: compressed frame data ends without its end-of-image marker "
+    "(the file may have been cut short; part of the image may be missing)"
+)
+_ENDED = {syntax.JPEG, syntax.JPEG_LS, syntax.JPEG2000}  # codestreams that end with FFD9
 VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 _COLOUR_SPACES = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
 
@@ -70,7 +75,10 @@ class Instance:
 
 
 def looks_like_dicom(path: str) -> bool:
-    """Whether a file is DICOM: the 'DICM' magic after the preamble, or a bare data set."""
+    """Whether a file is DICOM: the 'DICM' magic after the preamble, or a bare data set.
+
+    The preamble may hold anything, a TIFF header included (dual-personality files).
+    """
     try:
         with open(path, "rb") as stream:
             head = stream.read(132)
@@ -105,6 +113,37 @@ def read_instance(path: str) -> Instance:
             _refuse_other_objects(dataset)
             element = _pixel_element(stream, dataset)
             return _describe(path, size, stream, dataset, element)
+
+
+def check_pixel_data(path: str) -> None:
+    """Raise Unreadable when a DICOM file's pixel data is missing or ends early.
+
+    For whole-slide instances, which their reader opens and shows as far as they go: a
+    file cut short would otherwise be imported as if it were whole.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with open(path, "rb") as stream:
+            dataset = _read_header(stream)
+            if _transfer_syntax_in_meta(dataset) == syntax.DEFLATED_LITTLE:
+                return  # only inflating it tells, and its reader does that
+            implicit, little = _encoding(dataset)
+            element = pixeldata.read_pixel_element(stream, stream.tell(), little, implicit)
+            if element is None:
+                raise Unreadable("the file has no pixel data (it may end early)")
+            _check_complete(stream, dataset, element, os.path.getsize(path))
+
+
+def _check_complete(
+    stream: BinaryIO, dataset: Dataset, element: pixeldata.PixelElement, size: int
+) -> None:
+    """Refuse pixel data that ends early: encapsulated data whose fragments run past the end
+    of the file or lack their sequence delimiter, uncompressed data shorter than its rows,
+    columns, samples, bits and frames need."""
+    if element.length is None:
+        pixeldata.read_fragments(stream, element, size)
+    else:
+        pixeldata.check_native(element, _native_length(dataset), size)
 
 
 def _read_header(stream: BinaryIO) -> Dataset:
@@ -207,6 +246,7 @@ def _describe(
     record = _file_record(path, size, dataset, transfer_syntax, element)
     spans = _frame_spans(stream, record, dataset, element)
     frames = frame_records(dataset, record, spans)
+    notes = _notes(dataset) + _unended(stream, record, spans)
     return Instance(
         file=record,
         frames=tuple(frames),
@@ -215,7 +255,7 @@ def _describe(
         description=describe_series(dataset),
         measures=_measures(dataset),
         gantry_tilt=number(get(dataset, "GantryDetectorTilt")) or 0.0,
-        notes=tuple(_notes(dataset)),
+        notes=tuple(notes),
     )
 
 
@@ -335,6 +375,20 @@ def _number_of_frames(dataset: Dataset) -> int:
     return frames
 
 
+def _native_length(dataset: Dataset) -> int:
+    """Bytes that uncompressed pixel data of this header needs (all frames, bit-packed)."""
+    samples = integer(get(dataset, "SamplesPerPixel")) or 1
+    if text(get(dataset, "PhotometricInterpretation")).upper() == "YBR_FULL_422":
+        samples = 2  # two samples a pixel: Y for each, Cb and Cr shared by two
+    return pixeldata.native_length(
+        _required(dataset, "Rows", "0028,0010"),
+        _required(dataset, "Columns", "0028,0011"),
+        samples,
+        _required(dataset, "BitsAllocated", "0028,0100"),
+        _number_of_frames(dataset),
+    )
+
+
 def native_frame_length(record: FileRecord) -> int:
     """Bytes of one uncompressed frame (YBR_FULL_422 keeps two samples per pixel)."""
     samples = 2 if record.photometric_interpretation == "YBR_FULL_422" else record.samples_per_pixel
@@ -347,8 +401,12 @@ def _frame_spans(
     dataset: Dataset,
     element: pixeldata.PixelElement | None,
 ) -> list[tuple[Span, ...]]:
-    """Where the bytes of every frame are: one span (native) or its fragments (encapsulated)."""
+    """Where the bytes of every frame are: one span (native) or its fragments (encapsulated).
+
+    Data pydicom decodes whole (bit-packed, byte-swapped) is only checked to be all there."""
     if record.encoding == VIA_PYDICOM or element is None:
+        if element is not None:
+            _check_complete(stream, dataset, element, record.size)
         return [() for _ in range(record.number_of_frames)]
     if record.encoding == NATIVE:
         spans = pixeldata.native_spans(
@@ -370,6 +428,21 @@ def _extended_offsets(dataset: Dataset) -> list[int] | None:
     if not isinstance(value, (bytes, bytearray)) or len(value) < 8:
         return None
     return [int(v) for v in np.frombuffer(value[: len(value) // 8 * 8], dtype="<u8")]
+
+
+def _unended(stream: BinaryIO, record: FileRecord, spans: list[tuple[Span, ...]]) -> list[str]:
+    """A warning when a compressed frame lacks the end marker its codestream ends with: the
+    JPEG and JPEG-LS decoders show such a cut-short frame without a word."""
+    if record.encoding != ENCAPSULATED or syntax.family(record.transfer_syntax) not in _ENDED:
+        return []
+    for frame in spans:
+        if not frame:
+            continue  # no fragments at all: decoding it fails, with its own reason
+        offset, length = frame[-1]
+        stream.seek(offset + max(length - 3, 0))
+        if not pixeldata.ends_codestream(stream.read(min(length, 3))):
+            return [UNENDED]
+    return []
 
 
 def _fragment_starts_frame(stream: BinaryIO, span: Span) -> bool:

@@ -2,8 +2,10 @@
 
 pydicom reads the header and stops in front of (7FE0,0010) Pixel Data. From there this
 module reads the element's own header and, for encapsulated data, the 8-byte item headers
-of the Basic Offset Table and of the fragments, never the compressed data itself. The
+of the Basic Offset Table and of the fragments; of the compressed data itself only a few
+bytes at a frame's start and end (where its codestream begins, whether it ends). The
 result is a list of (offset, length) spans per frame that rendering reads with `os.pread`.
+Pixel data that ends before the file says it should is refused here, at import.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _LONG_VRS = {
     b"UV",
 }
 _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  "
+END_OF_IMAGE = b"\xff\xd9"  # JPEG EOI, JPEG-LS EOI, JPEG 2000 EOC
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,14 @@ def native_spans(
     element: PixelElement, frame_length: int, frames: int, file_size: int
 ) -> list[Span]:
     """One (offset, length) span per frame of uncompressed pixel data, checked against the file."""
+    check_native(element, frame_length * frames, file_size)
+    return [(element.value_offset + k * frame_length, frame_length) for k in range(frames)]
+
+
+def check_native(element: PixelElement, needed: int, file_size: int) -> None:
+    """Refuse uncompressed pixel data shorter than `needed` bytes, in its length or the file."""
     if element.length is None:
         raise Unreadable("uncompressed pixel data with undefined length")
-    needed = frame_length * frames
     if element.length < needed:
         raise Unreadable(
             f"the pixel data holds {element.length} bytes but rows x columns x frames "
@@ -96,17 +104,27 @@ def native_spans(
             f"the file is truncated: its pixel data needs {needed} bytes, "
             f"{file_size - element.value_offset} are there"
         )
-    return [(element.value_offset + k * frame_length, frame_length) for k in range(frames)]
+
+
+def native_length(rows: int, columns: int, samples: int, bits_allocated: int, frames: int) -> int:
+    """Bytes of uncompressed pixel data; 1-bit data is packed eight pixels a byte (PS3.5 8.1.1)."""
+    return (rows * columns * samples * bits_allocated * frames + 7) // 8
 
 
 def read_fragments(
     stream: BinaryIO, element: PixelElement, file_size: int
 ) -> tuple[list[int], list[Span]]:
-    """The Basic Offset Table and the (offset, length) of every fragment's value."""
+    """The Basic Offset Table and the (offset, length) of every fragment's value.
+
+    A file cut short is refused here, whether the cut falls inside a fragment (its length
+    runs past the end of the file) or between fragments (the sequence delimiter is missing):
+    a decoder given the fragments that are left shows part of the image as if it were whole.
+    """
     position = element.value_offset
     tag, length = _item_header(stream, position)
     if tag != ITEM:
         raise Unreadable("encapsulated pixel data does not start with an offset table item")
+    _check_inside(position + 8 + length, file_size)
     stream.seek(position + 8)
     table = list(struct.unpack(f"<{length // 4}I", stream.read(length - length % 4)))
     position += 8 + length
@@ -117,13 +135,18 @@ def read_fragments(
             return table, fragments
         if tag != ITEM or length == UNDEFINED_LENGTH:
             raise Unreadable("the encapsulated pixel data is damaged (no item where one belongs)")
-        if position + 8 + length > file_size:
-            raise Unreadable("the file is truncated inside its compressed pixel data")
+        _check_inside(position + 8 + length, file_size)
         fragments.append((position + 8, length))
         position += 8 + length
-    if position > file_size or not fragments:
+    raise Unreadable(
+        "the file is truncated: its compressed pixel data ends without the sequence "
+        "delimiter (FFFE,E0DD)"
+    )
+
+
+def _check_inside(end: int, file_size: int) -> None:
+    if end > file_size:
         raise Unreadable("the file is truncated inside its compressed pixel data")
-    return table, fragments  # no sequence delimiter before the end of the file: tolerated
 
 
 def _item_header(stream: BinaryIO, position: int) -> tuple[tuple[int, int], int]:
@@ -184,6 +207,12 @@ def _by_codestream_starts(
             f"which of the {frames} frames"
         )
     return [tuple(group) for group in groups]
+
+
+def ends_codestream(tail: bytes) -> bool:
+    """Whether a frame's last bytes hold the end marker (FFD9) that ends a JPEG, JPEG-LS or
+    JPEG 2000 codestream, allowing the one padding byte that makes a fragment's length even."""
+    return tail[-2:] == END_OF_IMAGE or tail[-3:-1] == END_OF_IMAGE
 
 
 def starts_codestream(head: bytes) -> bool:

@@ -2,74 +2,61 @@
 
 Nothing here parses a DICOM header: the metadata made at import says where every frame's
 bytes are and how to show them. Decoded frames are kept in a bounded, thread-safe LRU
-shared by all series of the process; grey tables per window are kept per series.
+that the application shares between its series; grey tables per window are kept per series.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 
 from samsyn.errors import BadRequest, NotFound, Unreadable
+from tiles.lru import BoundedLRU
 from tiles.radiology import codecs, display
 from tiles.radiology.discover import METADATA_VERSION
 from tiles.radiology.display import Voi
 from tiles.radiology.model import FileRecord, FrameRecord, Window, file_from_json, frame_from_json
 
 DEFAULT_CACHE_BYTES = 512 * 2**20
+STANDALONE_CACHE_BYTES = 64 * 2**20
 _TABLES_KEPT = 64
 
 
 class FrameCache:
-    """Decoded frames by key; the least recently used go once `capacity` bytes are held."""
+    """Decoded frames by key; the least recently used go once `capacity` bytes are held.
+
+    The application keeps one per process, sized by its configuration; a series made
+    without one (a test, a script) gets a small one of its own.
+    """
 
     def __init__(self, capacity: int = DEFAULT_CACHE_BYTES) -> None:
         self.capacity = capacity
-        self._frames: OrderedDict[Hashable, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._frames: BoundedLRU[Hashable, np.ndarray] = BoundedLRU(
+            capacity, weight=lambda frame: int(frame.nbytes)
+        )
 
     def get(self, key: Hashable) -> np.ndarray | None:
         """The cached frame, marked as recently used, or None."""
-        with self._lock:
-            frame = self._frames.get(key)
-            if frame is not None:
-                self._frames.move_to_end(key)
-            return frame
+        return self._frames.get(key)
 
     def put(self, key: Hashable, frame: np.ndarray) -> None:
         """Keep a frame (read-only from now on), dropping the oldest ones beyond capacity."""
-        if frame.nbytes > self.capacity:
-            return
         frame.flags.writeable = False
-        with self._lock:
-            old = self._frames.pop(key, None)
-            self._bytes -= old.nbytes if old is not None else 0
-            self._frames[key] = frame
-            self._bytes += frame.nbytes
-            while self._bytes > self.capacity:
-                _key, dropped = self._frames.popitem(last=False)
-                self._bytes -= dropped.nbytes
+        self._frames.put(key, frame)
 
     @property
     def nbytes(self) -> int:
-        return self._bytes
+        return self._frames.total
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def clear(self) -> None:
-        with self._lock:
-            self._frames.clear()
-            self._bytes = 0
-
-
-FRAME_CACHE = FrameCache()
+        self._frames = BoundedLRU(self.capacity, weight=lambda frame: int(frame.nbytes))
 
 
 class Series:
@@ -86,8 +73,8 @@ class Series:
         self.frames = tuple(frame_from_json(entry) for entry in metadata["frames"])
         self.rows = int(metadata["rows"])
         self.columns = int(metadata["columns"])
-        self._cache = cache if cache is not None else FRAME_CACHE
-        self._tables: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._cache = cache if cache is not None else FrameCache(STANDALONE_CACHE_BYTES)
+        self._tables: BoundedLRU[Hashable, np.ndarray] = BoundedLRU(_TABLES_KEPT)
         self._palettes: dict[int, np.ndarray] = {}
         self._ranges: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
@@ -214,16 +201,10 @@ class Series:
             frame.file if voi.lut else -1,
             invert,
         )
-        with self._lock:
-            table = self._tables.get(key)
-            if table is not None:
-                self._tables.move_to_end(key)
-                return table
-        table = display.grey(domain, frame.rescale, record.modality_lut, voi, invert)
-        with self._lock:
-            self._tables[key] = table
-            while len(self._tables) > _TABLES_KEPT:
-                self._tables.popitem(last=False)
+        table = self._tables.get(key)
+        if table is None:
+            table = display.grey(domain, frame.rescale, record.modality_lut, voi, invert)
+            self._tables.put(key, table)
         return table
 
     def _palette(self, file_index: int) -> np.ndarray:

@@ -16,16 +16,20 @@ TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def sniff(path: str) -> str | None:
-    """The family of a file from its first bytes: tiff, dicom, jpeg, png, or None."""
+    """The family of a file from its first bytes: tiff, dicom, jpeg, png, or None.
+
+    The DICOM marker after the 128-byte preamble is looked at first: a preamble may hold a
+    TIFF header (a dual-personality file), and such a file is read as the DICOM it is.
+    """
     try:
         with open(path, "rb") as handle:
             head = handle.read(132)
     except OSError:
         return None
-    if head[:4] in TIFF_MAGICS:
-        return "tiff"
     if head[128:132] == b"DICM":
         return "dicom"
+    if head[:4] in TIFF_MAGICS:
+        return "tiff"
     if head[:3] == b"\xff\xd8\xff":
         return "jpeg"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
