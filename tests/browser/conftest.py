@@ -7,6 +7,7 @@ and `live_login` ({"username", "password"} of a pathologist who may see both).
 
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ def app_url(live_server: str) -> str:
 @pytest.fixture
 def page(chromium: Any, app_url: str, live_login: dict[str, str]) -> Iterator[Any]:
     """A signed-in browser tab on samsyn; fails the test on any uncaught JavaScript error."""
-    context = chromium.new_context(base_url=app_url, viewport=VIEWPORT)
+    # Playwright's polling predicates evaluate strings, which samsyn's CSP forbids on every
+    # page; test_content_security_policy.py runs the pages with the CSP in force.
+    context = chromium.new_context(base_url=app_url, viewport=VIEWPORT, bypass_csp=True)
     response = context.request.post("/api/session", data=live_login)
     assert response.ok, f"sign-in failed: {response.status} {response.text()}"
     tab = context.new_page()
@@ -88,12 +91,13 @@ def people(live_data: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
     """Users added to the live server's database: a log reviewer and a patient (640823-3234)
     of the test organisation, a pathologist and a clinician of a second organisation; and two
     more patients of the test organisation with a case each: one protected identity, one
-    with a spärr. Keys: reviewer, patient, other_pathologist, other_clinician."""
+    with a spärr, whose case is shared to the second organisation.
+    Keys: reviewer, patient, other_pathologist, other_clinician."""
     from sqlalchemy import select
 
     from app import create_app
     from app.directory import add_org, add_patient, add_unit, add_user
-    from app.models import Block, Case, Organisation
+    from app.models import Block, Case, Organisation, Share
     from app.services import services
     from tests.conftest import TEST_ORG, TEST_PATIENT, database
 
@@ -145,8 +149,21 @@ def people(live_data: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
         session.add(
             Case(title="Skyddat fall", patient_id=protected.id, org_id=org.id, purpose="care")
         )
+        blocked_case = Case(
+            title="Spärrat fall", patient_id=blocked.id, org_id=org.id, purpose="care"
+        )
+        session.add(blocked_case)
+        session.flush()
+        # shared to the second organisation, whose users thus have a relation the spärr hides
+        second = session.scalar(select(Organisation).where(Organisation.name == SECOND_ORG))
+        assert second is not None
         session.add(
-            Case(title="Spärrat fall", patient_id=blocked.id, org_id=org.id, purpose="care")
+            Share(
+                case_id=blocked_case.id,
+                org_id=second.id,
+                purpose="second_opinion",
+                until=datetime.now(UTC) + timedelta(days=30),
+            )
         )
         session.add(Block(patient_id=blocked.id, org_id=org.id, reason="patientens begäran"))
     services(application).epoch.bump()
@@ -164,7 +181,7 @@ def page_as(chromium: Any, app_url: str) -> Iterator[Callable[[dict[str, str]], 
 
     def open_(credentials: dict[str, str]) -> Any:
         context = chromium.new_context(
-            base_url=app_url, viewport=VIEWPORT, timezone_id="Europe/Stockholm"
+            base_url=app_url, viewport=VIEWPORT, timezone_id="Europe/Stockholm", bypass_csp=True
         )
         contexts.append(context)
         response = context.request.post("/api/session", data=credentials)
