@@ -374,15 +374,18 @@ def authorize_new_case(session: Session, facts: CaseFacts) -> Checked:
     return checked
 
 
-def authorize_patient(session: Session, action: str, patient: Patient | None) -> Checked:
-    """Check one action on a patient as a whole; refusals are logged and raised, except a
-    blocked view, which the caller answers with "blocked information exists"."""
+def authorize_patient(
+    session: Session, action: str, patient: Patient | None, **detail: Any
+) -> Checked:
+    """Check one action on a patient as a whole; refusals are logged (with `detail`) and
+    raised, except a blocked view, which the caller answers with "blocked information
+    exists"."""
     principal = current_principal()
     checked = access_control().check_patient(session, principal, action, patient)
     if checked.decision.allowed:
         return checked
     if patient is not None or checked.decision.flagged:
-        log(principal, checked, action)
+        log(principal, checked, action, **detail)
     if not (action == "view_patient" and checked.decision.blocked):
         refuse(checked)
     return checked

@@ -74,6 +74,7 @@ class Principal:
     memberships: tuple[Assignment, ...]
     session_key: str
     csrf_token: str
+    language: str = "sv"
 
     @property
     def actor(self) -> Actor:
@@ -91,6 +92,7 @@ class Principal:
             "username": self.username,
             "name": self.name,
             "hsa_id": self.hsa_id,
+            "language": self.language,
             "roles": [
                 {
                     "role": m.role.role,
@@ -301,7 +303,15 @@ def load_principal(session: Session, user: User, key: str, csrf: str) -> Princip
         for m, org, unit in rows
     )
     return Principal(
-        user.id, user.username, user.name, user.hsa_id, user.patient_id, memberships, key, csrf
+        user.id,
+        user.username,
+        user.name,
+        user.hsa_id,
+        user.patient_id,
+        memberships,
+        key,
+        csrf,
+        user.language or "sv",
     )
 
 

@@ -86,6 +86,9 @@ class Image(Base):
     org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
     modality: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # At import, the patient named in the file (DICOM header, label barcode, description)
+    # is compared with the case's patient; a mismatch is kept here and shown, never hidden.
+    identity_warning: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Everything a radiology series is rendered from, read once at import: loaded on demand.
     series_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -140,6 +143,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The interface language the user chose: "sv" (the default) or "en".
+    language: Mapped[str] = mapped_column(String(8), default="sv")
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -191,8 +196,15 @@ class Case(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     purpose: Mapped[str] = mapped_column(String(16), default="care")
+    # The clinical frame: what is asked, the relevant history, where the case stands
+    # (open, in_review, answered, closed) and who sent it (a name or unit, free text).
+    question: Mapped[str | None] = mapped_column(Text, nullable=True)
+    history: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    sender: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Share(Base):

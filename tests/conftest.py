@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -141,21 +142,27 @@ def live_data(
     return data_dir, images
 
 
-@pytest.fixture(scope="session")
-def live_server(live_data: tuple[Path, dict[str, str]]) -> Iterator[str]:
+@contextmanager
+def samsyn_serve(data_dir: Path, *arguments: str) -> Iterator[str]:
     """A real `samsyn serve` process (gunicorn) on a free port; yields its base URL."""
-    data_dir, _images = live_data
     port = free_port()
     env = {**os.environ, "SAMSYN_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--threads", "8"]
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *arguments]
     process = subprocess.Popen(command, cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{base}/api/images")
+        wait_for(f"{base}/healthz")
         yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_data: tuple[Path, dict[str, str]]) -> Iterator[str]:
+    """A real `samsyn serve` on the live data, 8 threads; yields its base URL."""
+    with samsyn_serve(live_data[0], "--threads", "8") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,9 @@ def emergency_access(patient_key: str) -> tuple[Response, int]:
     reason = text(json_object(), "reason", limit=2000, multiline=True, label="reason") or ""
     with database().session() as session:
         patient = find_patient(session, patient_key)
-        checked = authorize_patient(session, "emergency_access", patient)
+        checked = authorize_patient(
+            session, "emergency_access", patient, asked_for=patient_key[:32], reason=reason
+        )
         assert patient is not None
         with recorded(session, checked, "emergency_access", reason=reason) as made:
             if len(reason) < 10:

@@ -6,10 +6,7 @@ under way; and HTTP keeps answering whatever the socket side does. Against a rea
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,14 +21,12 @@ from app.directory import add_user
 from app.livegate import LiveGate, live_capacity
 from app.services import services
 from tests.conftest import (
-    REPO,
     TEST_ORG,
     TEST_PASSWORD,
     TEST_USER,
     database,
-    free_port,
     make_app,
-    wait_for,
+    samsyn_serve,
 )
 
 COLLEAGUE = "colleague"
@@ -51,18 +46,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with database(application).session() as session:
         add_user(session, COLLEAGUE, TEST_ORG, "pathologist", TEST_PASSWORD, "Testpatologi")
     services(application).close()
-    port = free_port()
-    env = {**os.environ, "SAMSYN_DATA_DIR": str(data_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO, env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/healthz")
+    with samsyn_serve(data_dir) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def raw_upgrade(base: str, cookie: str | None = None) -> socket.socket:
