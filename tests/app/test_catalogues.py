@@ -3,18 +3,20 @@ asks for with t("...") or data-i18n="..." is in both, and they are served."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from flask.testing import FlaskClient
+
+from app.api.static import catalogue as app_catalogue
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 ASKED = re.compile(r"""\bt\(\s*["']([\w.-]+)["']|data-i18n(?:-[\w-]+)?=["']([\w.-]+)["']""")
 
 
 def catalogue(language: str) -> dict[str, str]:
-    return json.loads((STATIC / "i18n" / f"{language}.json").read_text(encoding="utf-8"))
+    """The merged catalogue of a language, as the page gets it."""
+    return app_catalogue(STATIC, language)
 
 
 def asked_keys() -> set[str]:
@@ -23,6 +25,12 @@ def asked_keys() -> set[str]:
         for match in ASKED.finditer(path.read_text(encoding="utf-8")):
             keys.add(match.group(1) or match.group(2))
     return keys
+
+
+def test_every_part_has_both_languages() -> None:
+    for part in (STATIC / "i18n" / "parts").glob("*.sv.json"):
+        other = part.with_name(part.name.replace(".sv.json", ".en.json"))
+        assert other.exists(), f"{part.name} has no English counterpart"
 
 
 def test_both_catalogues_hold_the_same_keys() -> None:
