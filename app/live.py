@@ -8,6 +8,7 @@ connection, which the gate can count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request
@@ -41,6 +42,19 @@ def _principal() -> Principal | None:
     return token_principal
 
 
+def _origin_check(public_url: str) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Pages of samsyn itself only: the public address or the host the page was served
+    from (a cross-site page must not open a live connection with the user's cookie)."""
+
+    def allowed(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: the session cookie still decides
+        served = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin in (public_url, served)
+
+    return allowed
+
+
 def live_server(app: Flask) -> SocketIO:
     """The application's Socket.IO server: websocket only, joined to the message queue when
     one is configured."""
@@ -49,7 +63,7 @@ def live_server(app: Flask) -> SocketIO:
         message_queue=app.config["MESSAGE_QUEUE"],
         async_mode="threading",
         transports=["websocket"],
-        cors_allowed_origins=[app.config["PUBLIC_URL"]],
+        cors_allowed_origins=_origin_check(app.config["PUBLIC_URL"]),
         max_http_buffer_size=1_000_000,
     )
     socketio.on_namespace(LiveNamespace(NAMESPACE))

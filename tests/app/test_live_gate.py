@@ -194,3 +194,26 @@ def _with_sessions(found: Any, sessions: Any) -> Any:
 
     return replace(found, sessions=sessions)
 
+
+
+def test_a_page_of_another_site_cannot_open_a_live_connection(server: str) -> None:
+    """Cross-site websocket hijacking: the user's cookie from a foreign page is not enough."""
+    cookie = session_cookie(server)
+    foreign = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        foreign.connect(
+            server,
+            namespaces=["/live"],
+            transports=["websocket"],
+            headers={"Cookie": f"samsyn_session={cookie}", "Origin": "http://evil.example"},
+            wait_timeout=5,
+        )
+    own = socketio.Client(reconnection=False)
+    own.connect(
+        server,
+        namespaces=["/live"],
+        transports=["websocket"],
+        headers={"Cookie": f"samsyn_session={cookie}", "Origin": server},
+        wait_timeout=5,
+    )
+    own.disconnect()
