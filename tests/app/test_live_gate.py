@@ -208,12 +208,5 @@ def test_a_page_of_another_site_cannot_open_a_live_connection(server: str) -> No
             headers={"Cookie": f"samsyn_session={cookie}", "Origin": "http://evil.example"},
             wait_timeout=5,
         )
-    own = socketio.Client(reconnection=False)
-    own.connect(
-        server,
-        namespaces=["/live"],
-        transports=["websocket"],
-        headers={"Cookie": f"samsyn_session={cookie}", "Origin": server},
-        wait_timeout=5,
-    )
+    own = live_client(server, cookie)  # the client sends the server's own origin
     own.disconnect()
