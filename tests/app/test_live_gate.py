@@ -50,10 +50,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def raw_upgrade(base: str, cookie: str | None = None) -> socket.socket:
+def raw_upgrade(base: str, cookie: str | None = None, origin: str | None = None) -> socket.socket:
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     extra = f"Cookie: samsyn_session={cookie}\r\n".encode() if cookie else b""
+    extra += f"Origin: {origin}\r\n".encode() if origin else b""
     sock.sendall(UPGRADE + extra + b"\r\n")
     return sock
 
@@ -195,7 +196,6 @@ def _with_sessions(found: Any, sessions: Any) -> Any:
     return replace(found, sessions=sessions)
 
 
-
 def test_a_page_of_another_site_cannot_open_a_live_connection(server: str) -> None:
     """Cross-site websocket hijacking: the user's cookie from a foreign page is not enough."""
     cookie = session_cookie(server)
@@ -210,3 +210,7 @@ def test_a_page_of_another_site_cannot_open_a_live_connection(server: str) -> No
         )
     own = live_client(server, cookie)  # the client sends the server's own origin
     own.disconnect()
+    for origin, status in (("http://evil.example", b"HTTP/1.1 400"), (server, b"HTTP/1.1 101")):
+        sock = raw_upgrade(server, cookie, origin)
+        assert sock.recv(4096).startswith(status), origin
+        sock.close()
