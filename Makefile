@@ -39,8 +39,8 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 lint: install
-	$(BIN)/ruff check app tiles samsyn tests benchmarks
-	$(BIN)/mypy app tiles samsyn
+	$(BIN)/ruff check app tiles annotations samsyn tests benchmarks
+	$(BIN)/mypy app tiles annotations samsyn
 
 clean:
 	rm -rf $(VENV) static/node_modules static/dist

@@ -1,0 +1,1 @@
+"""Annotation file formats: GeoJSON as QuPath writes and reads it."""
