@@ -155,10 +155,17 @@ def _measurements(value: object) -> dict[str, float]:
     kept = {}
     for name, number in pairs:
         label = _text(name)
-        if label and isinstance(number, int | float) and not isinstance(number, bool):
-            if math.isfinite(float(number)):
-                kept[label] = float(number)
+        if label and _finite_number(number):
+            kept[label] = float(number)  # type: ignore[arg-type]
     return kept
+
+
+def _finite_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def test_qupath_0_2_signed_colours_and_measurement_lists() -> None:
     ]
     (feature,) = geojson.read(document)
     assert isinstance(feature, geojson.Feature)
-    assert feature.color == "#7fdc3a"  # -8397766 & 0xFFFFFF = 0x7FDC3A and feature.classification == "Mitos"
+    assert feature.color == "#7fdc3a"  # -8397766 & 0xFFFFFF = 0x7FDC3A
+    assert feature.classification == "Mitos"
     assert feature.measurements == {"Diameter": 4.5}
 
 
