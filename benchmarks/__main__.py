@@ -1,4 +1,4 @@
-"""`python -m benchmarks [tiles|memory|radiology|scroll] [--quick] [--client wrk|asyncio]`:
+"""`python -m benchmarks [tiles|memory|radiology|scroll|annotations] [--quick] [--client ...]`:
 
 Without a part it runs all of them. `--quick` uses a smaller slide and shorter runs, to
 check the harness in about a minute; its figures are not the ones to report.
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from benchmarks import memory, radiology, series_scroll, tile_throughput
+from benchmarks import annotation_store, memory, radiology, series_scroll, tile_throughput
 from benchmarks.load_generators import load_generator
 from benchmarks.processes import BenchmarkError
 from benchmarks.report import command, machine
 
-PARTS = ("tiles", "memory", "radiology", "scroll")
+PARTS = ("tiles", "memory", "radiology", "scroll", "annotations")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +53,9 @@ def _run_part(part: str, arguments: argparse.Namespace, workdir: Path) -> str:
         return tile_throughput.format_report(tile_throughput.run(settings, generator, workdir))
     if part == "scroll":
         return series_scroll.run()
+    if part == "annotations":
+        chosen = annotation_store.QUICK if arguments.quick else annotation_store.FULL
+        return annotation_store.format_report(annotation_store.run(chosen, workdir))
     if part == "radiology":
         radiology_settings = radiology.QUICK if arguments.quick else radiology.FULL
         generator = load_generator(arguments.client)

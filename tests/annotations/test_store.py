@@ -188,3 +188,26 @@ def test_unknown_annotations_are_not_found(world) -> None:  # type: ignore[no-un
             with pytest.raises(store.NotFound):
                 store.current(session, hostile)
         assert session.scalar(select(Case.id)) == ids["case"]
+
+
+def test_many_at_once_take_a_block_of_the_sequence_and_are_indexed(world) -> None:  # type: ignore[no-untyped-def]
+    application, ids = world
+    with database(application).session() as session:
+        before = add(session, ids, draft(1, 1))
+        made = store.create_many(
+            session,
+            [draft(10 * i, 10, 5) for i in range(1, 101)],
+            image_id=ids["image"],
+            case_id=ids["case"],
+            frame=None,
+            author_id=ids["user"],
+            org_id=ids["org"],
+        )
+        after = add(session, ids, draft(2, 2))
+    with database(application).session() as session:
+        rows = {row.id: row for row in store.since(session, ids["case"], 0)}
+        assert [rows[i].seq for i in made] == list(range(before.seq + 1, before.seq + 101))
+        assert rows[after.id].seq == before.seq + 101
+        view = store.in_view(session, ids["image"], ids["user"], (96, 0, 125, 50))
+        assert {row.id for row in view} == {made[9], made[10], made[11]}
+        assert [v.op for v in store.history(session, made[0])] == ["create"]

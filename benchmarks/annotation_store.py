@@ -1,0 +1,253 @@
+"""Annotations at scale (PERFORMANCE.md section 4): 100,000 polygons on one slide.
+
+Measures, on SQLite (the embedded default) and PostgreSQL (where it runs): reading and
+checking 100,000 QuPath GeoJSON features, storing them, a viewport query (one 1920 x 1080
+screen at full resolution, through the spatial index) p50/p99, and the export of all of
+them as QuPath GeoJSON. Anchors: HistomicsUI takes ~20 s to show whole-slide nuclei;
+targets: bbox query under 50 ms p99, import under 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import load_average, table
+
+SLIDE_SIDE = 100_000
+SCREEN = (1920, 1080)
+
+
+@dataclass(frozen=True)
+class Settings:
+    features: int
+    queries: int
+
+
+FULL = Settings(100_000, 300)
+QUICK = Settings(5_000, 50)
+
+
+@dataclass(frozen=True)
+class Figures:
+    database: str
+    read_s: float
+    store_s: float
+    query_p50_ms: float
+    query_p99_ms: float
+    per_view: float
+    export_s: float
+
+
+def qupath_document(count: int) -> dict[str, Any]:
+    """Nucleus-sized hexagonal detections spread over a 100,000 px square slide."""
+    generator = random.Random(11)
+    features = []
+    for _ in range(count):
+        x, y = generator.uniform(50, SLIDE_SIDE - 50), generator.uniform(50, SLIDE_SIDE - 50)
+        ring = [
+            [x + 8, y],
+            [x + 4, y + 7],
+            [x - 4, y + 7],
+            [x - 8, y],
+            [x - 4, y - 7],
+            [x + 4, y - 7],
+        ]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                "properties": {
+                    "objectType": "detection",
+                    "classification": {"name": "Tumor", "color": [200, 0, 0]},
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def run(settings: Settings, workdir: Path) -> list[Figures]:
+    from tests.conftest import POSTGRES_URL, postgres_available
+
+    document = json.dumps(qupath_document(settings.features))
+    urls = [("SQLite", f"sqlite:///{workdir / 'annotations.db'}")]
+    if postgres_available():
+        urls.append(("PostgreSQL", POSTGRES_URL))
+    return [_one(name, url, document, settings, workdir) for name, url in urls]
+
+
+def _one(name: str, url: str, document: str, settings: Settings, workdir: Path) -> Figures:
+    from annotations import store
+    from annotations.formats import geojson
+    from annotations.geometry import Bounds, check_shape
+    from app.services import services
+
+    application, ids, url = _world(name, url, workdir)
+    database = services(application).db
+    started = time.perf_counter()
+    read = [f for f in geojson.read(json.loads(document)) if isinstance(f, geojson.Feature)]
+    bounds = Bounds(SLIDE_SIDE, SLIDE_SIDE)
+    shapes = [check_shape(f.kind, f.geometry, bounds) for f in read]
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    drafts = [
+        store.Draft(
+            shape.kind,
+            shape.geojson(),
+            shape.bbox,
+            classification=feature.classification,
+            color=feature.color,
+            object_type=feature.object_type,
+        )
+        for feature, shape in zip(read, shapes, strict=True)
+    ]
+    with database.session() as session:
+        store.create_many(
+            session,
+            drafts,
+            image_id=ids["image"],
+            case_id=ids["case"],
+            frame=None,
+            author_id=ids["user"],
+            org_id=ids["org"],
+        )
+    store_s = time.perf_counter() - started
+    timings, found = _queries(database, ids, settings.queries)
+    started = time.perf_counter()
+    with database.session() as session:
+        rows = store.in_view(session, ids["image"], ids["user"])
+        exported = geojson.write(_exported(row) for row in rows)
+    json.dumps(exported)
+    export_s = time.perf_counter() - started
+    services(application).close()
+    _drop(url)
+    timings.sort()
+    return Figures(
+        name,
+        read_s,
+        store_s,
+        statistics.median(timings) * 1000,
+        timings[int(len(timings) * 0.99) - 1] * 1000,
+        statistics.mean(found),
+        export_s,
+    )
+
+
+def _queries(database: Any, ids: dict[str, str], count: int) -> tuple[list[float], list[int]]:
+    from annotations import store
+
+    generator = random.Random(5)
+    timings, found = [], []
+    for _ in range(count):
+        x0 = generator.uniform(0, SLIDE_SIDE - SCREEN[0])
+        y0 = generator.uniform(0, SLIDE_SIDE - SCREEN[1])
+        with database.session() as session:
+            started = time.perf_counter()
+            rows = store.in_view(
+                session, ids["image"], ids["user"], (x0, y0, x0 + SCREEN[0], y0 + SCREEN[1])
+            )
+            timings.append(time.perf_counter() - started)
+            found.append(len(rows))
+    return timings, found
+
+
+def _exported(row: Any) -> Any:
+    import shapely.geometry
+
+    from annotations.formats import geojson
+    from annotations.geometry import Checked
+
+    shape = Checked(row.kind, shapely.geometry.shape(row.geometry))
+    return geojson.Exported(
+        row.id, shape, row.classification, row.color, object_type=row.object_type
+    )
+
+
+def _world(name: str, url: str, workdir: Path) -> tuple[Any, dict[str, str], str]:
+    """A migrated database with an organisation, a pathologist, a patient and one slide in
+    a case (PostgreSQL: in a schema of its own, dropped afterwards)."""
+    from sqlalchemy import create_engine, select, text
+
+    from app.models import Image, User
+    from tests.conftest import import_one, make_app
+    from tiles.synthetic import tissue, write_pyramid
+
+    if name == "PostgreSQL":
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS bench_annotations CASCADE"))
+            connection.execute(text("CREATE SCHEMA bench_annotations"))
+        engine.dispose()
+        url = f"{url}?options=-csearch_path%3Dbench_annotations"
+    folder = workdir / f"annotations-{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    slide = folder / "slide.tif"
+    write_pyramid(slide, tissue(1024, 1024, seed=3), tile=256, mpp=0.25, downsamples=(1, 4))
+    application = make_app(folder, url)
+    image = import_one(application, slide)
+    from app.services import services
+
+    with services(application).db.session() as session:
+        row = session.get(Image, image)
+        user = session.scalar(select(User.id))
+        ids = {"image": image, "case": str(row.case_id), "user": str(user), "org": str(row.org_id)}
+    return application, ids, url
+
+
+def _drop(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.split("?")[0])
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS bench_annotations CASCADE"))
+    engine.dispose()
+
+
+def format_report(results: list[Figures]) -> str:
+    rows = [
+        [
+            f.database,
+            f"{f.read_s:.1f}",
+            f"{f.store_s:.1f}",
+            f"{f.query_p50_ms:.1f}",
+            f"{f.query_p99_ms:.1f}",
+            f"{f.per_view:.0f}",
+            f"{f.export_s:.1f}",
+        ]
+        for f in results
+    ]
+    header = [
+        "database",
+        "read+check s",
+        "store s",
+        "bbox p50 ms",
+        "bbox p99 ms",
+        "shapes/view",
+        "export s",
+    ]
+    verdicts = [
+        f"target bbox query p99 < 50 ms ({f.database}): "
+        f"{'met' if f.query_p99_ms < 50 else 'NOT met'}"
+        for f in results
+    ] + [
+        f"target import < 30 s ({f.database}, read+check+store): "
+        f"{'met' if f.read_s + f.store_s < 30 else 'NOT met'} ({f.read_s + f.store_s:.1f} s)"
+        for f in results
+    ]
+    return "\n".join(
+        [
+            "== Annotations at scale (PERFORMANCE.md section 4) ==",
+            f"shapes  : hexagonal nuclei on a {SLIDE_SIDE:,} px square slide; viewport"
+            f" {SCREEN[0]} x {SCREEN[1]} px at full resolution",
+            f"load    : 1-min load average {load_average():.1f}",
+            table(header, rows),
+            *verdicts,
+        ]
+    )
