@@ -6,18 +6,22 @@ import csv
 import io
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Select, or_, select
 
 from app.access import Checked, authorize_log, database, log
 from app.api.fields import moment
+from app.api.static import LANGUAGES, catalogue
 from app.audit import verify
-from app.auth import current_principal
+from app.auth import Principal, current_principal
 from app.directory import find_patient
+from app.extract import extract_json, formatted_personnummer, group, pdf
+from app.identity import MASKED_NAME
 from app.models import AccessEntry, Organisation, Patient, User
 from samsyn.errors import BadRequest
 
@@ -233,11 +237,8 @@ def audit_verify() -> Response:
     return jsonify(verdict.__dict__)
 
 
-@bp.get("/me/access-log")
-def my_access_log() -> Response:
-    """A patient's loggutdrag: which organisation and unit accessed their data, when and why."""
-    principal = current_principal()
-    authorize_log("read_own_log", "access_log:own")
+def own_entries(principal: Principal) -> list[AccessEntry]:
+    """The patient's allowed entries, newest first, without their own reading of them."""
     query = (
         select(AccessEntry)
         .where(AccessEntry.patient_id == principal.patient_id, AccessEntry.outcome == "allowed")
@@ -246,6 +247,16 @@ def my_access_log() -> Response:
     )
     with database().session() as session:
         entries = list(session.scalars(query))
+    return [entry for entry in entries if entry.user_id != principal.user_id]
+
+
+@bp.get("/me/access-log")
+def my_access_log() -> Response:
+    """A patient's loggutdrag: which organisation and unit accessed their data, when and why.
+
+    The flat list (one item per entry); `/me/access-log/grouped` is the same in plain words."""
+    principal = current_principal()
+    authorize_log("read_own_log", "access_log:own")
     return jsonify(
         [
             {
@@ -256,7 +267,45 @@ def my_access_log() -> Response:
                 "purpose": entry.purpose,
                 "role": entry.role,
             }
-            for entry in entries
-            if entry.user_id != principal.user_id
+            for entry in own_entries(principal)
         ]
     )
+
+
+@bp.get("/me/access-log/grouped")
+def my_access_log_grouped() -> Response:
+    """The loggutdrag as the patient reads it: days, organisations, units, lines (app.extract);
+    names, times and roles only, no internal ids."""
+    principal = current_principal()
+    authorize_log("read_own_log", "access_log:own")
+    days = group(reversed(own_entries(principal)))  # oldest first: ties keep log order
+    name, personnummer = _who(principal)
+    return jsonify({**extract_json(days), "patient": {"name": name, "personnummer": personnummer}})
+
+
+@bp.get("/me/access-log.pdf")
+def my_access_log_pdf() -> Response:
+    """The same loggutdrag as a PDF file in the patient's language, to save and print."""
+    principal = current_principal()
+    authorize_log("read_own_log", "access_log:own")
+    days = group(reversed(own_entries(principal)))  # oldest first: ties keep log order
+    name, personnummer = _who(principal)
+    language = principal.language if principal.language in LANGUAGES else "sv"
+    texts = catalogue(Path(current_app.config["STATIC_DIR"]), language)
+    compress = bool(current_app.config.get("EXTRACT_PDF_COMPRESS", True))
+    body = pdf(days, texts, name, personnummer, datetime.now(UTC), compress=compress)
+    response = Response(body, mimetype="application/pdf")
+    filename = f"samsyn-loggutdrag-{datetime.now(STOCKHOLM).date().isoformat()}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _who(principal: Principal) -> tuple[str, str]:
+    """The patient's name (masked for skyddad identitet) and personnummer, YYYYMMDD-NNNN."""
+    with database().session() as session:
+        patient = session.get(Patient, principal.patient_id) if principal.patient_id else None
+    if patient is None:
+        return principal.name, ""
+    name = MASKED_NAME if patient.protected_identity else patient.name
+    return name, formatted_personnummer(patient.personnummer)
