@@ -367,6 +367,11 @@ def in_view(
     return list(session.scalars(query.order_by(AnnotationRow.pk)))
 
 
+# Up to this many boxes from SQLite's R*Tree are looked up by key; beyond it (a view of
+# most of the slide) the rows are read by image, which then costs no more.
+BY_KEY = 20_000
+
+
 def history(session: Session, annotation_id: str) -> list[AnnotationVersion]:
     """Every version of an annotation, oldest first."""
     return list(
@@ -477,6 +482,16 @@ def _within(session: Session, bbox: tuple[float, float, float, float]) -> Any:
     x0, y0, x1, y1 = bbox
     values = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
     if _sqlite(session):
+        # The R*Tree is asked first, on its own, so that SQLite never prefers the image index
+        # and checks 100,000 rows against it.
+        keys = session.scalars(
+            text(
+                f"SELECT id FROM {SQLITE_INDEX} WHERE maxx >= :x0 AND minx <= :x1 "
+                "AND maxy >= :y0 AND miny <= :y1"
+            ).bindparams(**values)
+        ).all()
+        if len(keys) <= BY_KEY:
+            return AnnotationRow.pk.in_(keys)
         boxes = text(
             f"SELECT id FROM {SQLITE_INDEX} WHERE maxx >= :x0 AND minx <= :x1 "
             "AND maxy >= :y0 AND miny <= :y1"

@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--org", help="owning organisation")
     importer.add_argument("--patient", help="personnummer of the patient")
     importer.add_argument("--case", help="title of the case to attach the images to")
+    importer.add_argument(
+        "--accept-mismatch",
+        action="store_true",
+        help="import images whose header names another patient, with a standing warning",
+    )
     importer.set_defaults(run=_import)
     serve = commands.add_parser("serve", help="run the production server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -177,7 +182,7 @@ def _import(arguments: argparse.Namespace) -> int:
             "until they are imported again with --org",
             file=sys.stderr,
         )
-    for line, ok in import_paths(app, arguments.paths, owner):
+    for line, ok in import_paths(app, arguments.paths, owner, arguments.accept_mismatch):
         print(line, flush=True)
         failures += 0 if ok else 1
     return 1 if failures else 0

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from app.access import now_utc
 from app.directory import add_org, add_patient, add_unit, add_user, attach, find_org, find_unit
 from app.importer import import_paths
-from app.models import Block, Case, Image, Organisation, Share
+from app.models import Block, Case, Image, Organisation, Patient, Share
 from app.services import services
+from samsyn import personnummer
+from tiles.identity import FileIdentity, compare, dicom_identity, slide_identity
 from tiles.radiology.synthetic import make_ct_series
 from tiles.synthetic import tissue, write_pyramid
 
@@ -117,7 +119,18 @@ RADIOLOGY_CASE = (
     "Röntgenkliniken Kalmar",
     "640823-3234",
 )
+# Sample series whose header names somebody else ("TOUTATIX", "dicom2nifti", ...) are no
+# image of a demo patient: they go to this teaching case instead, so every care case holds
+# only images that belong to its patient (or name nobody).
+RADIOLOGY_TEACHING_CASE = (
+    "Undervisning: radiologiska exempel",
+    "Region Kalmar län",
+    "Röntgenkliniken Kalmar",
+    None,
+)
 SYNTHETIC_CT_SLICES = 120
+# The synthetic CT is Karin Lind's: her personnummer and name are in its header.
+SYNTHETIC_CT_PATIENT = ("19640823-3234", "Lind^Karin")
 
 
 def load_demo(app: Flask, shared_data: str | None) -> None:
@@ -145,7 +158,13 @@ def _make_slides(folder: Path) -> None:
     if not ct.exists():
         print(f"making demo CT series ({SYNTHETIC_CT_SLICES} slices)", flush=True)
         partial = folder / "synthetic-ct.partial"
-        make_ct_series(partial, slices=SYNTHETIC_CT_SLICES, patient_id="19640823-3234")
+        patient_id, patient_name = SYNTHETIC_CT_PATIENT
+        make_ct_series(
+            partial,
+            slices=SYNTHETIC_CT_SLICES,
+            patient_id=patient_id,
+            patient_name=patient_name,
+        )
         partial.rename(ct)
     for name, width, height, seed in SYNTHETIC_SLIDES:
         path = folder / name
@@ -186,27 +205,29 @@ def _directory(session: Session) -> None:
 
 
 def _cases(session: Session) -> None:
-    """Attach the imported images to the demo cases, share some across regions, set a spärr."""
+    """Attach the imported images to the demo cases, share some across regions, set a spärr.
+
+    An image goes into a patient's case only when its file names that patient or nobody;
+    a sample whose header names somebody else is teaching material instead.
+    """
     images = {image.name: image for image in session.scalars(select(Image))}
     for title, org, unit, patient, names in CASES:
         for name in names:
-            if name in images:
+            if name in images and _belongs(session, images[name], patient):
                 attach(session, images[name].id, org, patient, title)
-        case = session.scalar(select(Case).where(Case.title == title))
-        if case is not None:
-            case.unit_id = find_unit(session, unit).id
-    title, org, unit, patient = RADIOLOGY_CASE
-    for image in images.values():
-        if image.kind == "series":
-            attach(session, image.id, org, patient, title)
-    radiology = session.scalar(select(Case).where(Case.title == title))
-    if radiology is not None:
-        radiology.unit_id = find_unit(session, unit).id
+        _place(session, title, unit)
+    care, teaching = RADIOLOGY_CASE, RADIOLOGY_TEACHING_CASE
+    for image in session.scalars(select(Image).where(Image.kind == "series")):  # names repeat
+        title, org, _unit, patient = care if _belongs(session, image, care[3]) else teaching
+        attach(session, image.id, org, patient, title)
+    _place(session, care[0], care[2])
+    _place(session, teaching[0], teaching[2])
     until = now_utc() + timedelta(days=30)
     _share(session, "Kolonbiopsi, second opinion", until, org="Region Östergötland")
     _share(session, "Immunfluorescens", until, unit="Klinisk patologi Kalmar")
     _share(session, "Undervisning: benvävnad", until, org="Region Kalmar län", purpose="teaching")
     _share(session, RADIOLOGY_CASE[0], until, org="Region Jönköpings län")
+    _share(session, teaching[0], until, org="Region Östergötland", purpose="teaching")
     jonkoping = find_org(session, "Region Jönköpings län")
     lymph = session.scalar(select(Case).where(Case.title == "Lymfkörtel"))
     if lymph is not None and lymph.patient_id:
@@ -214,6 +235,32 @@ def _cases(session: Session) -> None:
         session.add(
             Block(patient_id=lymph.patient_id, org_id=jonkoping.id, reason="patientens begäran")
         )
+
+
+def _place(session: Session, title: str, unit: str) -> None:
+    """Put a demo case in its care unit (attach makes cases without one)."""
+    case = session.scalar(select(Case).where(Case.title == title))
+    if case is not None:
+        case.unit_id = find_unit(session, unit).id
+
+
+def _belongs(session: Session, image: Image, number: str | None) -> bool:
+    """Whether the image may go into the case of the patient `number`: its file names that
+    patient or nobody (the same comparison `samsyn import --patient` makes)."""
+    if number is None:
+        return True
+    digits = personnummer.parse(number).digits
+    patient = session.scalar(select(Patient).where(Patient.personnummer == digits))
+    if patient is None:
+        return False
+    return compare(_file_identity(image), patient.personnummer, patient.name) is None
+
+
+def _file_identity(image: Image) -> FileIdentity:
+    """What a registered image's files say about its patient."""
+    if image.kind == "series":
+        return dicom_identity(image.files[:1])
+    return slide_identity(image.files, image.properties or {})
 
 
 def _share(

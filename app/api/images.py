@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.access import authorize_image, database, visible_images
 from app.auth import current_principal
 from app.identity import masked_header
 from app.imaging import picture_response
-from app.models import Image, Patient
+from app.models import Case, Image, Patient
 from app.services import services
 from samsyn.errors import NotFound
 from tiles.cache import EncodedTile
@@ -52,7 +52,12 @@ ASSOCIATED = ("thumbnail", "label", "macro")
 
 
 def describe(image: Image) -> dict[str, Any]:
-    """The contract's image object."""
+    """The contract's image object. `identity_warning` says when the file names another
+    patient than its case's; never in teaching, which shows no identity."""
+    session = object_session(image)
+    case = session.get(Case, image.case_id) if session is not None and image.case_id else None
+    # Fail closed: a case that cannot be looked up counts as teaching.
+    teaching = case.purpose == "teaching" if case is not None else image.case_id is not None
     mpp = [image.mpp_x, image.mpp_y] if image.mpp_x and image.mpp_y else None
     return {
         "id": image.id,
@@ -74,6 +79,7 @@ def describe(image: Image) -> dict[str, Any]:
         "associated": sorted({"thumbnail", *image.associated}, key=ASSOCIATED.index),
         "size_bytes": image.size_bytes,
         "created": image.created.isoformat() if image.created else None,
+        "identity_warning": None if teaching else image.identity_warning,
     }
 
 

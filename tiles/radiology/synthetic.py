@@ -17,6 +17,8 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from samsyn import personnummer
+
 AIR = -1000
 LUNG = -850
 FAT = -100
@@ -24,6 +26,9 @@ SOFT_TISSUE = 40
 BONE = 1000
 INTERCEPT = -1024
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+# The phantom is nobody: its header carries these dummies and PatientIdentityRemoved YES.
+PHANTOM_ID = "SYNTHETIC-0"
+PHANTOM_NAME = "Synthetic^Phantom"
 
 
 def make_ct_series(
@@ -34,11 +39,15 @@ def make_ct_series(
     *,
     spacing_mm: float = 1.0,
     noise: float = 10.0,
-    patient_id: str = "SYNTHETIC-0",
+    patient_id: str = PHANTOM_ID,
+    patient_name: str = PHANTOM_NAME,
 ) -> list[Path]:
     """Write a CT series of `slices` axial slices of size x size into `folder`, in slice order.
 
     Slice k lies at z = k * spacing_mm. The same seed gives the same files and UIDs.
+    `patient_id` and `patient_name` go into the header (a personnummer and "Family^Given"
+    make a series that belongs to that patient); the phantom's own dummy values say
+    PatientIdentityRemoved YES, so the phantom names nobody.
     """
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
@@ -57,6 +66,7 @@ def make_ct_series(
             instance_number=index + 1,
             thickness=spacing_mm,
             PatientID=patient_id,
+            PatientName=patient_name,
         )
         paths.append(path)
     return paths
@@ -118,8 +128,19 @@ def write_ct_slice(
         dataset.WindowCenter, dataset.WindowWidth = f"{window[0]:g}", f"{window[1]:g}"
     for keyword, value in attributes.items():
         setattr(dataset, keyword, value)
+    if "PatientIdentityRemoved" not in attributes:
+        dataset.PatientIdentityRemoved = "YES" if _is_phantom(dataset) else "NO"
     dataset.save_as(path, enforce_file_format=True)
     return Path(path)
+
+
+def _is_phantom(dataset: Dataset) -> bool:
+    """Whether the slice still names the phantom rather than a patient: the dummy name and
+    a PatientID that is no personnummer."""
+    patient_id = str(dataset.get("PatientID", "")).strip()
+    return str(dataset.get("PatientName", "")) == PHANTOM_NAME and not personnummer.is_valid(
+        patient_id
+    )
 
 
 def _ct_dataset(hu: np.ndarray, study_uid: str, series_uid: str) -> Dataset:
@@ -133,8 +154,8 @@ def _ct_dataset(hu: np.ndarray, study_uid: str, series_uid: str) -> Dataset:
     dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     dataset.StudyInstanceUID, dataset.SeriesInstanceUID = study_uid, series_uid
     dataset.Modality = "CT"
-    dataset.PatientName = "Synthetic^Phantom"
-    dataset.PatientID = "SYNTHETIC-0"
+    dataset.PatientName = PHANTOM_NAME
+    dataset.PatientID = PHANTOM_ID
     dataset.StudyDate = "20240101"
     dataset.SeriesDescription = "Synthetic CT phantom"
     dataset.SeriesNumber = 1
