@@ -8,7 +8,19 @@ from typing import Any
 from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SessionInterface
 
-from app.api import audit, cases, health, images, pages, patients, series, session, static, tiles
+from app.api import (
+    audit,
+    cases,
+    directory,
+    health,
+    images,
+    pages,
+    patients,
+    series,
+    session,
+    static,
+    tiles,
+)
 from app.auth import authenticate_request
 from app.config import load_config
 from app.errors import register_error_handlers
@@ -38,6 +50,7 @@ BLUEPRINTS = (
     series.bp,
     tiles.bp,
     cases.bp,
+    directory.bp,
     patients.bp,
     audit.bp,
     pages.bp,

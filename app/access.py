@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -275,10 +275,15 @@ def log(
     action: str,
     session: Session | None = None,
     outcome: str | None = None,
+    flagged: bool = False,
     **detail: object,
 ) -> None:
-    """One access-log entry; inside `session` when the request has written in it already."""
+    """One access-log entry; inside `session` when the request has written in it already.
+    `flagged` marks it for a log reviewer's follow-up beyond what the decision flags (a
+    share of a protected identity)."""
     entry = describe_access(principal, checked, action, None, outcome, **detail)
+    if flagged:
+        entry = replace(entry, flagged=True)
     if session is None:
         append(database(), [entry])
     else:
@@ -287,14 +292,14 @@ def log(
 
 @contextmanager
 def recorded(
-    session: Session, checked: Checked, action: str, **detail: Any
+    session: Session, checked: Checked, action: str, flagged: bool = False, **detail: Any
 ) -> Iterator[dict[str, Any]]:
     """Log a change once its outcome is known.
 
     The block fills the yielded dict with what it made (a share id, a recipient); the
     entry is written in the same transaction as the change. A change that fails with a
     samsyn error is logged as failed, with the reason, in a transaction of its own (the
-    change itself is rolled back).
+    change itself is rolled back). `flagged` flags the entry either way.
     """
     principal = current_principal()
     made: dict[str, Any] = {}
@@ -302,9 +307,18 @@ def recorded(
         yield made
         session.flush()
     except SamsynError as error:
-        log(principal, checked, action, outcome="failed", error=error.message, **detail, **made)
+        log(
+            principal,
+            checked,
+            action,
+            outcome="failed",
+            flagged=flagged,
+            error=error.message,
+            **detail,
+            **made,
+        )
         raise
-    log(principal, checked, action, session=session, **detail, **made)
+    log(principal, checked, action, session=session, flagged=flagged, **detail, **made)
 
 
 def refuse(checked: Checked) -> None:

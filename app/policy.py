@@ -33,14 +33,30 @@ ROLES = frozenset(CARE_ROLES | {"admin", "log_reviewer", "teacher", "student", "
 READ_ACTIONS = frozenset({"list", "view", "render"})
 CASE_ACTIONS = frozenset(
     READ_ACTIONS
-    | {"export", "share", "revoke", "annotate", "edit", "delete", "manage", "create_case"}
+    | {
+        "export",
+        "share",
+        "revoke",
+        "annotate",
+        "edit",
+        "edit_case",
+        "delete",
+        "manage",
+        "create_case",
+    }
 )
 PATIENT_ACTIONS = frozenset({"view_patient", "block", "consent", "emergency_access"})
 LOG_ACTIONS = frozenset({"read_log", "read_own_log"})
-ACTIONS = frozenset(CASE_ACTIONS | PATIENT_ACTIONS | LOG_ACTIONS)
+DIRECTORY_ACTIONS = frozenset({"search_directory"})
+ACTIONS = frozenset(CASE_ACTIONS | PATIENT_ACTIONS | LOG_ACTIONS | DIRECTORY_ACTIONS)
+STAFF_ROLES = frozenset(ROLES - {"patient"})
 SHARED_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export"})
-TEACHER_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export", "share", "revoke"})
-OWNER_ONLY_ACTIONS = frozenset({"share", "revoke", "create_case", "delete"})
+TEACHER_ACTIONS = frozenset(
+    READ_ACTIONS | {"annotate", "edit", "edit_case", "export", "share", "revoke"}
+)
+# "edit_case" changes the case itself (its question, history, status, sender, images):
+# the owning organisation's work, never a recipient's.
+OWNER_ONLY_ACTIONS = frozenset({"share", "revoke", "create_case", "delete", "edit_case"})
 ADMIN_ACTIONS = frozenset({"list", "share", "revoke", "manage"})
 
 
@@ -159,10 +175,12 @@ def decide(
     """The decision for `actor` doing `action` on `subject`, given the active relations.
 
     Case actions take a CaseFacts, patient actions a PatientFacts (None for a patient
-    samsyn does not hold), log actions no subject.
+    samsyn does not hold), log and directory actions no subject.
     """
     if action in LOG_ACTIONS:
         return _on_log(actor, action)
+    if action in DIRECTORY_ACTIONS:
+        return _on_directory(actor)
     if action in PATIENT_ACTIONS:
         if subject is not None and not isinstance(subject, PatientFacts):
             return Decision(False, "wrong_subject")
@@ -392,6 +410,15 @@ def _on_log(actor: Actor, action: str) -> Decision:
     return Decision(
         True, "log_review", purpose="log_review", role=reviewer[0], basis="own_org", scope=scope
     )
+
+
+def _on_directory(actor: Actor) -> Decision:
+    """The directory of organisations, units and staff is for staff picking a recipient;
+    a patient has no one to share with."""
+    staff = [role for role in actor.roles if role.role in STAFF_ROLES]
+    if not staff:
+        return Decision(False, "directory_is_for_staff", visible=True)
+    return Decision(True, "staff", purpose="administration", role=staff[0], basis="own_org")
 
 
 def _blocking(role: Role, case: CaseFacts, relations: Relations) -> BlockFacts | None:

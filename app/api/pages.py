@@ -24,6 +24,12 @@ def login_page() -> Response:
 
 
 @bp.get("/")
+def home() -> Response:
+    """Everyone starts at their cases (the worklist); the image list lives at /images."""
+    return redirect("/cases")  # type: ignore[return-value]
+
+
+@bp.get("/images")
 def image_list() -> Response:
     return page("index.html")
 

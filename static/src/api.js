@@ -8,6 +8,21 @@ export class ApiError extends Error {
   }
 }
 
+/** A 401 from any call but signing in itself means the session has ended (expired, or signed
+ * out elsewhere): every page then goes to the sign-in, which brings the user back here. */
+function sessionEnded(url) {
+  if (location.pathname === "/login") return false;
+  return new URL(url, location.href).pathname !== "/api/session";
+}
+
+let leaving = false;
+
+export function signInAgain() {
+  if (leaving) return; // many calls may fail at once: one trip to the sign-in
+  leaving = true;
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
 async function request(url, options = {}) {
   let response;
   try {
@@ -17,6 +32,7 @@ async function request(url, options = {}) {
     throw new ApiError(0, "network", text);
   }
   const body = await response.json().catch(() => null);
+  if (response.status === 401 && sessionEnded(url)) signInAgain();
   if (!response.ok) {
     throw new ApiError(
       response.status,

@@ -1,18 +1,16 @@
 // One case: who it belongs to, its images (into the viewer), and who it is shared with.
 import { getJson, send } from "./api.js";
 import { build, cell, element, show, table } from "./dom.js";
-import { accessBadge, ownerBlock, patientBlock, purposeName } from "./case-format.js";
+import { accessBadge, ownerBlock, patientBlock, purposeName, statusBadge } from "./case-format.js";
 import { confirmAction } from "./confirm.js";
 import { CARE_ROLES, hasRole } from "./nav.js";
+import { t } from "./i18n.js";
 import { fromSwedish, swedish, swedishDateIn, utc } from "./time.js";
 
 const LONGEST_SHARE_DAYS = 365;
-const DEFAULT_SHARE_DAYS = 30;
-const PLACEHOLDERS = {
-  org: "e.g. Region Östergötland",
-  unit: "e.g. Klinisk patologi Linköping",
-  user: "e.g. olle.patolog",
-};
+/** How long a share lasts unless the user picks another day, by purpose. */
+const DEFAULT_SHARE_DAYS = { second_opinion: 30, care: 30, mdk: 14, teaching: 180 };
+const SEARCH_FROM = 3;
 
 const page = {
   section: document.querySelector("#case-detail"),
@@ -25,6 +23,12 @@ const page = {
   form: document.querySelector("#share-form"),
   refused: document.querySelector("#sharing-refused"),
   banner: document.querySelector("#error-banner"),
+  frameFacts: document.querySelector("#frame-facts"),
+  frameEdit: document.querySelector("#frame-edit"),
+  frameForm: document.querySelector("#frame-form"),
+  frameStatus: document.querySelector("#frame-status"),
+  addImages: document.querySelector("#add-images"),
+  loose: document.querySelector("#loose-images"),
 };
 
 function fact(label, value) {
@@ -73,6 +77,23 @@ function mayShare(user, item) {
   return (user.roles ?? []).some((role) => role.org_id === item.org_id && sharing.includes(role.role));
 }
 
+/** The owning organisation's care staff (teachers on teaching cases) change the case itself;
+ * the server decides either way, this only spares others a refused request. */
+function mayEdit(user, item) {
+  const editing = [...CARE_ROLES, ...(item.purpose === "teaching" ? ["teacher"] : [])];
+  return (user.roles ?? []).some((role) => role.org_id === item.org_id && editing.includes(role.role));
+}
+
+/** A standing red warning: the file names another patient than the case's. */
+function identityWarning(image) {
+  if (!image?.identity_warning) return null;
+  const box = element("p", "identity-warning");
+  box.dataset.testid = "image-identity-warning";
+  box.setAttribute("role", "alert");
+  box.append(element("strong", null, `${t("cases.images.warning")}: `), String(image.identity_warning));
+  return box;
+}
+
 function imageCard(id, image, limited) {
   const href = `/viewer/${encodeURIComponent(id)}`;
   const card = build("li", { className: "image-card compact", data: { testid: "case-image", imageId: id } });
@@ -86,27 +107,149 @@ function imageCard(id, image, limited) {
   picture.addEventListener("error", () => thumbnail.classList.add("missing"));
   const title = element("h3", "image-name");
   title.append(limited ? name : build("a", { href, textContent: name }));
-  const kind = element("span", "kind", image?.kind === "series" ? "Radiology series" : "Slide");
+  const modality = image?.modality ? ` · ${image.modality}` : "";
+  const kind = element("span", "kind", `${t(image?.kind === "series" ? "cases.images.series" : "cases.images.slide")}${modality}`);
   card.append(thumbnail, kind, title);
-  if (!limited) card.append(build("a", { href, className: "open-link", textContent: "Open in viewer" }));
+  const warning = identityWarning(image);
+  if (warning) {
+    card.classList.add("has-warning");
+    card.append(warning);
+  }
+  if (!limited) card.append(build("a", { href, className: "open-link", textContent: t("cases.images.open") }));
   return card;
 }
 
-async function showImages(item, limited) {
+function removeButton(item, id, name, me) {
+  const button = build("button", { type: "button", className: "danger-outline small-button", textContent: t("cases.images.remove") });
+  button.dataset.testid = "remove-image";
+  button.addEventListener("click", async () => {
+    const yes = await confirmAction({
+      title: t("cases.images.remove_title", { name }),
+      message: t("cases.images.remove_message"),
+      confirm: t("cases.images.remove"),
+    });
+    if (!yes) return;
+    try {
+      const changed = await send("DELETE", `/api/cases/${encodeURIComponent(item.id)}/images/${encodeURIComponent(id)}`, undefined, me.csrf_token);
+      await showImages(changed, false, me);
+    } catch (failure) {
+      show(page.banner, failure.message);
+    }
+  });
+  return button;
+}
+
+async function showImages(item, limited, me) {
+  const editable = !limited && mayEdit(me.user, item);
+  if (editable) await showLooseImages(item, me);
   if (item.images.length === 0) {
-    page.images.replaceChildren(element("p", "muted", "This case has no images yet."));
+    page.images.replaceChildren(element("p", "muted", t("cases.images.none")));
     return;
   }
   if (limited) {
-    page.images.replaceChildren(element("p", "note",
-      `${item.images.length === 1 ? "1 image" : `${item.images.length} images`}. ` +
-      "Your role manages the case's sharing; it does not open images."));
+    page.images.replaceChildren(element("p", "note", t("cases.images.admin", { n: item.images.length })));
     return;
   }
   const answers = await Promise.allSettled(item.images.map((id) => getJson(`/api/images/${encodeURIComponent(id)}`)));
   const grid = element("ul", "image-grid compact-grid");
-  grid.append(...item.images.map((id, i) => imageCard(id, answers[i].value, limited)));
+  grid.append(...item.images.map((id, i) => {
+    const card = imageCard(id, answers[i].value, limited);
+    if (editable) card.append(removeButton(item, id, answers[i].value?.name ?? id, me));
+    return card;
+  }));
   page.images.replaceChildren(grid);
+}
+
+/** The organisation's images outside any case, to tick and add. */
+async function showLooseImages(item, me) {
+  let loose;
+  try {
+    loose = await getJson(`/api/cases/${encodeURIComponent(item.id)}/loose-images`);
+  } catch {
+    page.addImages.hidden = true;
+    return;
+  }
+  // Nothing to add: no form at all, rather than an empty one.
+  page.addImages.hidden = loose.length === 0;
+  if (loose.length === 0) return;
+  page.loose.replaceChildren(...loose.map((image) => {
+    const box = build("input", { type: "checkbox", value: image.id, name: "image" });
+    const kind = t(image.kind === "series" ? "cases.images.series" : "cases.images.slide");
+    return build("label", { className: "check loose-image", data: { testid: "loose-image", imageId: image.id } },
+      box, ` ${image.name} `, element("span", "muted small", kind));
+  }));
+  page.addImages.onsubmit = async (event) => {
+    event.preventDefault();
+    const error = page.addImages.querySelector(".form-error");
+    const images = [...page.loose.querySelectorAll("input:checked")].map((box) => box.value);
+    try {
+      const changed = await send("POST", `/api/cases/${encodeURIComponent(item.id)}/images`, { images }, me.csrf_token);
+      show(error, "");
+      await showImages(changed, false, me);
+    } catch (failure) {
+      show(error, failure.message);
+    }
+  };
+}
+
+/* The clinical frame: question, history, status, sender */
+
+function frameText(value) {
+  return value ? element("span", "frame-text", value) : element("span", "muted", t("cases.frame.empty"));
+}
+
+function renderFrame(item) {
+  const question = frameText(item.question);
+  question.dataset.testid = "case-question";
+  const history = frameText(item.history);
+  history.dataset.testid = "case-history";
+  const sender = frameText(item.sender);
+  sender.dataset.testid = "case-sender";
+  const changed = element("span", null, swedish(item.updated ?? item.created));
+  page.frameFacts.replaceChildren(
+    ...fact(t("cases.frame.question"), question),
+    ...fact(t("cases.frame.history"), history),
+    ...fact(t("cases.frame.status"), statusBadge(item.status)),
+    ...fact(t("cases.frame.sender"), sender),
+    ...fact(t("cases.frame.updated"), changed),
+  );
+}
+
+function setUpFrameEditing(item, me) {
+  const form = page.frameForm;
+  const error = form.querySelector(".form-error");
+  page.frameEdit.hidden = false;
+  page.frameEdit.addEventListener("click", () => {
+    form.title.value = item.title;
+    form.question.value = item.question ?? "";
+    form.history.value = item.history ?? "";
+    form.status.value = item.status ?? "open";
+    form.sender.value = item.sender ?? "";
+    show(error, "");
+    form.hidden = false;
+    page.frameEdit.hidden = true;
+    form.question.focus();
+  });
+  form.querySelector(".cancel").addEventListener("click", () => {
+    form.hidden = true;
+    page.frameEdit.hidden = false;
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = (value) => (value.trim() ? value : null);
+    const body = { title: form.title.value, question: text(form.question.value), history: text(form.history.value),
+      status: form.status.value, sender: text(form.sender.value) };
+    try {
+      item = await send("PATCH", `/api/cases/${encodeURIComponent(item.id)}`, body, me.csrf_token);
+      showFacts(item);
+      renderFrame(item);
+      form.hidden = true;
+      page.frameEdit.hidden = false;
+      show(page.frameStatus, t("cases.frame.saved"));
+    } catch (failure) {
+      show(error, failure.message);
+    }
+  });
 }
 
 /* Sharing */
@@ -170,15 +313,70 @@ function refuseSharing(item, error) {
   page.refused.hidden = false;
 }
 
-function setUpForm(caseId, me, reload) {
+/** One suggestion of the directory: kind (org, unit, user), the name the share sends, and
+ * what the list shows. */
+function suggestions(found) {
+  return [
+    ...found.organisations.map((org) => ({ kind: "org", name: org.name, label: org.name, detail: t("cases.share.kind.org") })),
+    ...found.units.map((unit) => ({ kind: "unit", name: unit.name, label: unit.name, detail: `${t("cases.share.kind.unit")} · ${unit.org}` })),
+    ...found.people.map((person) => ({
+      kind: "user", name: person.username, label: person.name,
+      detail: [t("cases.share.kind.user"), person.unit, person.org].filter(Boolean).join(" · "),
+    })),
+  ];
+}
+
+/** Search as you type in the directory; picking a suggestion sets the kind and the name. */
+function setUpRecipientPicker(form) {
+  const list = form.querySelector("#recipient-options");
+  let asked = 0;
+  const close = () => {
+    list.hidden = true;
+    form.name.setAttribute("aria-expanded", "false");
+  };
+  const choose = (entry) => {
+    form.kind.value = entry.kind;
+    form.name.value = entry.name;
+    close();
+  };
+  form.name.addEventListener("input", async () => {
+    const query = form.name.value.trim();
+    if (query.length < SEARCH_FROM) return close();
+    const mine = ++asked;
+    let found;
+    try {
+      found = suggestions(await getJson(`/api/directory?q=${encodeURIComponent(query)}`));
+    } catch {
+      return close();
+    }
+    if (mine !== asked) return;
+    list.replaceChildren(...(found.length ? found.map((entry) => {
+      const option = build("li", { className: "recipient-option", data: { testid: "recipient-option", kind: entry.kind } },
+        element("span", "recipient-name", entry.label), element("span", "muted small", entry.detail));
+      option.setAttribute("role", "option");
+      option.addEventListener("mousedown", (event) => { event.preventDefault(); choose(entry); });
+      return option;
+    }) : [element("li", "muted small", t("cases.share.no_match"))]));
+    list.hidden = false;
+    form.name.setAttribute("aria-expanded", "true");
+  });
+  form.name.addEventListener("blur", close);
+  form.name.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
+}
+
+function setUpForm(item, me, reload) {
   const form = page.form;
   const error = form.querySelector(".form-error");
+  const protectedBox = form.querySelector("[data-testid=share-protected]");
+  protectedBox.hidden = !item.patient?.protected_identity;
   form.until.min = swedishDateIn(0);
   form.until.max = swedishDateIn(LONGEST_SHARE_DAYS);
-  form.until.value = swedishDateIn(DEFAULT_SHARE_DAYS);
-  const placeholder = () => { form.name.placeholder = PLACEHOLDERS[form.kind.value]; };
-  form.kind.addEventListener("change", placeholder);
-  placeholder();
+  const byPurpose = () => { form.until.value = swedishDateIn(DEFAULT_SHARE_DAYS[form.purpose.value] ?? 30); };
+  form.purpose.addEventListener("change", byPurpose);
+  byPurpose();
+  setUpRecipientPicker(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     show(error, "");
@@ -186,16 +384,18 @@ function setUpForm(caseId, me, reload) {
     const until = fromSwedish(form.until.value, true);
     if (!name) return show(error, "Name the organisation, unit or person to share with.");
     if (!until) return show(error, "Choose the last day of the share.");
+    const body = { [form.kind.value]: name, until, purpose: form.purpose.value };
+    if (item.patient?.protected_identity) body.confirm_protected = form.confirm_protected.checked;
     const submit = form.querySelector("[type=submit]");
     submit.disabled = true;
     try {
-      const share = await send("POST", `/api/cases/${encodeURIComponent(caseId)}/shares`,
-        { [form.kind.value]: name, until, purpose: form.purpose.value }, me.csrf_token);
+      const share = await send("POST", `/api/cases/${encodeURIComponent(item.id)}/shares`, body, me.csrf_token);
       form.name.value = "";
-      show(page.status, `Shared with ${name} until ${swedish(share.until)}.`);
+      form.confirm_protected.checked = false;
+      show(page.status, t("cases.share.done", { name, date: swedish(share.until) }));
       await reload();
     } catch (failure) {
-      show(error, `Not shared: ${failure.message}`);
+      show(error, failure.message);
     } finally {
       submit.disabled = false;
     }
@@ -226,7 +426,7 @@ async function loadShares(item, me) {
     return refuseSharing(item, error);
   }
   page.form.hidden = false;
-  setUpForm(item.id, me, reload);
+  setUpForm(item, me, reload);
 }
 
 function showFailure(error) {
@@ -248,7 +448,9 @@ export async function showCaseDetail(id, me) {
     return showFailure(error);
   }
   showFacts(loaded.item);
-  const tasks = [showImages(loaded.item, loaded.limited)];
+  renderFrame(loaded.item);
+  if (!loaded.limited && mayEdit(me.user, loaded.item)) setUpFrameEditing(loaded.item, me);
+  const tasks = [showImages(loaded.item, loaded.limited, me)];
   if (mayShare(me.user, loaded.item)) {
     page.sharing.hidden = false;
     tasks.push(loadShares(loaded.item, me));

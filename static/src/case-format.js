@@ -1,5 +1,6 @@
 // How cases, patients, purposes and access bases read on the cases pages.
 import { element } from "./dom.js";
+import { t } from "./i18n.js";
 import { swedish, utc } from "./time.js";
 
 export const PURPOSE_NAMES = {
@@ -81,4 +82,21 @@ export function ownerBlock(org, unit, noUnit = "") {
   box.append(element("span", null, org ?? ""));
   if (unit || noUnit) box.append(element("span", "muted small", unit ?? noUnit));
   return box;
+}
+
+/** "2 slides · 1 series (CT, MR)": what a case holds, without asking for its images. */
+export function holdingsText(holds) {
+  if (!holds || (holds.slides === 0 && holds.series === 0)) return t("cases.holds.none");
+  const parts = [];
+  if (holds.slides) parts.push(t("cases.holds.slides", { n: holds.slides }));
+  if (holds.series) parts.push(t("cases.holds.series", { n: holds.series }));
+  const modalities = holds.modalities?.length ? ` (${holds.modalities.join(", ")})` : "";
+  return parts.join(" · ") + modalities;
+}
+
+/** The case's status as a small coloured badge. */
+export function statusBadge(status) {
+  const badge = element("span", `case-status status-${status ?? "open"}`, t(`cases.status.${status ?? "open"}`));
+  badge.dataset.testid = "case-status";
+  return badge;
 }

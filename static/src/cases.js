@@ -4,6 +4,7 @@ import { signIn } from "./signin.js";
 import { showCaseList } from "./case-list.js";
 import { showCaseDetail } from "./case-detail.js";
 import { show } from "./dom.js";
+import { loadMessages, translatePage } from "./i18n.js";
 
 function caseIdFromPath() {
   const match = /^\/cases\/([^/]+)\/?$/.exec(location.pathname);
@@ -19,6 +20,8 @@ async function start() {
     await signIn(document.querySelector("#signin-slot"));
     return location.reload();
   }
+  await loadMessages(me.user.language);
+  translatePage();
   showNavigation();
   const id = caseIdFromPath();
   if (id) await showCaseDetail(id, me);

@@ -19,8 +19,8 @@ const ROLE_NAMES = {
 
 /** Which roles open which parts of samsyn. */
 const SECTIONS = [
-  { key: "images", label: "Images", href: "/", roles: [...CARE_ROLES, "teacher", "student", "patient"] },
   { key: "cases", label: "Cases", href: "/cases", roles: [...CARE_ROLES, "admin", "teacher", "student", "patient"] },
+  { key: "images", label: "Images", href: "/images", roles: [...CARE_ROLES, "teacher", "student", "patient"] },
   { key: "audit", label: "Access log", href: "/audit", roles: ["log_reviewer"] },
   { key: "my-log", label: "My access log", href: "/my/access-log", roles: ["patient"] },
 ];
@@ -51,7 +51,7 @@ export function may(user, sectionKey) {
 
 function currentSection() {
   const path = location.pathname;
-  if (path === "/" || path.startsWith("/viewer/")) return "images";
+  if (path === "/images" || path.startsWith("/viewer/")) return "images";
   if (path.startsWith("/cases")) return "cases";
   if (path.startsWith("/audit")) return "audit";
   if (path.startsWith("/my/access-log")) return "my-log";
@@ -114,14 +114,15 @@ function navSlot() {
   return nav;
 }
 
-/** The first part of samsyn this user may use: where "samsyn" in the top bar leads. */
+/** The first part of samsyn this user may use: where "samsyn" in the top bar leads (the
+ * cases, the worklist, for everyone who has cases). */
 function homeOf(user) {
-  return SECTIONS.find((section) => hasRole(user, ...section.roles))?.href ?? "/";
+  return SECTIONS.find((section) => hasRole(user, ...section.roles))?.href ?? "/cases";
 }
 
 /** Fills the top bar; quietly does nothing without a session (the page asks to sign in).
  * Someone whose roles open no images (a log reviewer, an administrator) is taken from the
- * image list to their own part of samsyn. */
+ * image list (or from / and the cases, where a log reviewer has none) to their own part. */
 export async function showNavigation() {
   let me;
   try {
@@ -130,7 +131,8 @@ export async function showNavigation() {
     return null;
   }
   const home = homeOf(me.user);
-  if (location.pathname === "/" && home !== "/") {
+  const away = ["/", "/images", "/cases"].includes(location.pathname) && !may(me.user, currentSection() ?? "cases");
+  if (away && home !== location.pathname) {
     location.replace(home);
     return me;
   }

@@ -1,4 +1,6 @@
 // Keys of the series viewer, working anywhere on the page without first clicking the image.
+// ([ and ] move to the previous and next image of the case: viewer-frame.js binds them.)
+import { t } from "./i18n.js";
 
 const BINDINGS = {
   ArrowDown: "nextFrame",
@@ -90,6 +92,7 @@ export const HELP = [
   [["o"], "Text on the image on or off"],
   [["x"], "Reset window, view and measurements"],
   [["f"], "Full screen on or off"],
+  [["[", "]"], t("viewer.keys.caseImages")],
   [["?"], "This list"],
   [["Esc"], "Close a window, stop measuring"],
 ];

@@ -3,6 +3,8 @@
 // value under the cursor (bottom right); orientation letters on the edges; warnings on top.
 import { element } from "./dom.js";
 import { number } from "./window-level.js";
+import { t } from "./i18n.js";
+import { headerNamesAnother, isTeaching } from "./viewer-frame.js";
 
 const MASKED = "Skyddad identitet";
 
@@ -72,8 +74,9 @@ function setLine(node, text, title) {
 }
 
 export class SeriesOverlay {
-  constructor(stage, image) {
+  constructor(stage, image, context = { case: null }) {
     this.image = image;
+    this.context = context;
     this.series = image.series ?? {};
     this.root = element("div", "series-overlay");
     this.root.dataset.testid = "series-overlay";
@@ -100,16 +103,7 @@ export class SeriesOverlay {
 
   fillStatic() {
     const s = this.series;
-    const name = personName(s.patient_name);
-    const nameLine = line(name === MASKED ? "protected" : "strong", name, "overlay-patient-name");
-    const id = s.personnummer ? personnummer(s.personnummer) : s.patient_id;
-    const born = [s.patient_birth_date && `Born ${s.patient_birth_date}`, SEXES[s.patient_sex]].filter(Boolean).join(" · ");
-    const noPatient = !name && !id && !born;
-    this.topLeft.append(
-      nameLine,
-      line(null, id ? `ID ${id}` : null, "overlay-patient-id"),
-      line(null, born),
-      line("muted", noPatient ? "No patient details" : null),
+    this.topLeft.append(...this.patientLines(),
       line(null, s.study_date ? `Study ${s.study_date}` : null, "overlay-study-date"),
       line(null, s.study_description),
       line(null, s.accession_number ? `Acc ${s.accession_number}` : null),
@@ -138,6 +132,26 @@ export class SeriesOverlay {
     this.windowLine = line("strong", " ", "overlay-window");
     this.bottomRight.append(this.slot, this.cineLine, this.viewLine, this.valueLine, this.previewLine, this.windowLine);
     this.fillThickness();
+  }
+
+  /** The case's patient, never the header's as if it were theirs (a header naming someone
+   * else is warned about above the viewer); birth and sex from the header only when it
+   * names the case's patient. Teaching shows no identity. */
+  patientLines() {
+    const s = this.series;
+    const theCase = this.context.case;
+    if (isTeaching(theCase)) return [line("muted", t("viewer.patient.teaching"), "overlay-patient-teaching")];
+    const patient = theCase?.patient;
+    if (!patient) return [line("muted", "No patient details")];
+    const protectedName = patient.protected_identity || patient.name === MASKED;
+    const name = protectedName ? t("viewer.patient.protected") : patient.name;
+    const born = headerNamesAnother(s, patient) ? ""
+      : [s.patient_birth_date && `Born ${s.patient_birth_date}`, SEXES[s.patient_sex]].filter(Boolean).join(" · ");
+    return [
+      line(protectedName ? "protected" : "strong", name, "overlay-patient-name"),
+      line(null, patient.personnummer, "overlay-patient-id"),
+      line(null, born),
+    ];
   }
 
   /** Slice thickness and the measured distance between slices; a gap shows when the

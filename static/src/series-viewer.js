@@ -13,9 +13,11 @@ import { niceScaleBar } from "./optics.js";
 import * as wl from "./window-level.js";
 import { FrameStore } from "./series-frames.js";
 import { SeriesCanvas } from "./series-canvas.js";
-import { SeriesOverlay, mm, pixelSpacing, plane } from "./series-overlay.js";
+import { SeriesOverlay, mm, personName, pixelSpacing, plane } from "./series-overlay.js";
 import { bindSeriesKeys, HELP } from "./series-keys.js";
 import { drawMeasurements, lengthMm, lengthText } from "./series-measure.js";
+import { t } from "./i18n.js";
+import { seriesStrip, showFrame } from "./viewer-frame.js";
 
 const PAGE_STEP = 10;
 const REST_MS = 150; // this long on one frame and it is at rest: its lossless picture follows
@@ -149,9 +151,10 @@ class ValueProbe {
 }
 
 class SeriesViewer {
-  constructor(image, page) {
+  constructor(image, page, context = { case: null, images: [] }) {
     this.image = image;
     this.page = page;
+    this.context = context;
     this.series = image.series ?? {};
     this.count = image.frames;
     this.frames = this.series.frames ?? [];
@@ -185,7 +188,7 @@ class SeriesViewer {
 
     this.buildChrome();
     this.canvas = new SeriesCanvas(page.stage, image, this.spacing);
-    this.overlay = new SeriesOverlay(page.stage, image);
+    this.overlay = new SeriesOverlay(page.stage, image, context);
     this.overlay.slot.append(this.canvas.navigator);
     this.canvas.onNavigate = () => this.schedule();
     this.store = new FrameStore(image, {
@@ -216,7 +219,7 @@ class SeriesViewer {
     stage.querySelector("#osd")?.remove();
     stage.querySelector("[data-testid=magnification]")?.remove();
     stage.querySelector("[data-testid=scale-bar]")?.remove();
-    this.page.loading.textContent = "Loading series…";
+    this.page.loading.textContent = t("viewer.loading.series");
     document.querySelector("#associated")?.remove();
 
     this.windowMenu = this.buildWindowMenu();
@@ -273,6 +276,8 @@ class SeriesViewer {
     bar.setAttribute("aria-label", "Images of the series");
     if (!many) bar.hidden = true;
     this.page.stage.after(bar);
+    const strip = seriesStrip(this.image.id, this.context);
+    if (strip) bar.after(strip);
     this.slider.addEventListener("input", () => {
       this.stopCine();
       this.go(Number(this.slider.value));
@@ -910,9 +915,10 @@ class SeriesViewer {
 }
 
 /** Opens the series viewer on the viewer page (its shell, stage, banner and facts). */
-export function openSeries(image, page) {
+export function openSeries(image, page, context) {
   showFacts(page, image);
-  const viewer = new SeriesViewer(image, page);
+  if (context) showFrame(image, context, { personName });
+  const viewer = new SeriesViewer(image, page, context);
   viewer.wireActions();
   viewer.expose();
   return viewer;

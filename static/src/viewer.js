@@ -2,8 +2,10 @@
 // pathologist expects (magnifications, scale bar, rotation, label and macro, keyboard).
 /* global OpenSeadragon */
 import { getJson, failureReason } from "./api.js";
-import { signIn } from "./signin.js";
 import { showSignedInUser } from "./user.js";
+import { signedIn } from "./nav.js";
+import { loadMessages, t, translatePage } from "./i18n.js";
+import { caseContext, showFrame } from "./viewer-frame.js";
 import * as format from "./format.js";
 import { MAGNIFICATIONS, imageZoomFor, magnificationAt, nativeMagnification } from "./optics.js";
 import { ScaleBar } from "./scalebar.js";
@@ -24,6 +26,7 @@ const page = {
   magnification: document.querySelector("[data-testid=magnification]"),
   nativeNote: document.querySelector("[data-testid=native-magnification]"),
   scaleBar: document.querySelector("[data-testid=scale-bar]"),
+  sharpening: document.querySelector("[data-testid=sharpening]"),
   facts: document.querySelector("#facts"),
 };
 
@@ -55,19 +58,9 @@ function metadataFailure(error) {
   return `${what}: ${error.message}`;
 }
 
-async function loadImage(id) {
-  try {
-    return await getJson(`/api/images/${encodeURIComponent(id)}`);
-  } catch (error) {
-    if (error.status !== 401) throw error;
-    const form = Object.assign(document.createElement("div"), { className: "stage-signin" });
-    page.stage.append(form);
-    page.loading.hidden = true;
-    await signIn(form);
-    form.remove();
-    page.loading.hidden = false;
-    return loadImage(id);
-  }
+/** The image's metadata; without a session api.js has already sent the page to the sign-in. */
+function loadImage(id) {
+  return getJson(`/api/images/${encodeURIComponent(id)}`);
 }
 
 function showFacts(image) {
@@ -242,8 +235,14 @@ function markMagnificationButtons(image) {
   [page.nativeNote.textContent, page.nativeNote.title] = nativeNote(image, native);
 }
 
-function showMagnification(current) {
-  page.magnification.textContent = format.magnification(current);
+/** The zoom as a magnification; beyond the scan it says plainly that it is digital. */
+function showMagnification(current, native) {
+  const digital = current > native * 1.02;
+  page.magnification.textContent = digital
+    ? t("viewer.zoom.digital", { zoom: format.magnification(current), native: format.objectivePower(native) })
+    : format.magnification(current);
+  page.magnification.classList.toggle("digital", digital);
+  page.magnification.title = digital ? t("viewer.zoom.digitalTitle") : "";
   for (const button of page.shell.querySelectorAll("[data-magnification]")) {
     const m = Number(button.dataset.magnification);
     button.setAttribute("aria-pressed", String(Math.abs(current - m) / m < 0.03));
@@ -255,6 +254,7 @@ function watchTiles(viewer, image) {
   viewer.addHandler("tile-loaded", () => {
     tiles.loaded += 1;
     page.loading.hidden = true;
+    page.sharpening.hidden = viewer.world.getItemAt(0)?.getFullyLoaded() ?? true;
   });
   viewer.addHandler("tile-load-failed", async (event) => {
     tiles.failed += 1;
@@ -263,6 +263,11 @@ function watchTiles(viewer, image) {
     const reason = (await failureReason(event.tile.getUrl())) ?? event.message;
     if (tiles.loaded === 0) showUnreadable(`This slide cannot be read: ${reason}`);
     else showBanner(`Parts of this slide could not be loaded (${reason}). What you see may be incomplete.`);
+  });
+  viewer.world.addHandler("add-item", ({ item }) => {
+    item.addHandler("fully-loaded-change", ({ fullyLoaded }) => {
+      page.sharpening.hidden = fullyLoaded || tiles.loaded === 0;
+    });
   });
   viewer.addHandler("open-failed", async (event) => {
     const reason = (await failureReason(dziUrl(image))) ?? event.message;
@@ -274,7 +279,7 @@ function watchView(viewer, controls, scaleBar) {
   const update = () => {
     if (viewer.world.getItemCount() === 0) return;
     scaleBar.update(controls.imageZoom(), controls.viewport.getRotation(true));
-    showMagnification(controls.magnification());
+    showMagnification(controls.magnification(), nativeMagnification(controls.image));
   };
   // The last frame of an animation raises only "animation-finish", not "animation".
   for (const event of ["open", "zoom", "animation", "animation-finish", "rotate", "resize"]) {
@@ -292,24 +297,37 @@ function offerAssociated(image) {
   document.querySelector("#associated").hidden = present.length === 0;
 }
 
+/** The signed-in user's language; the sign-in page takes over when there is no session. */
+async function prepareLanguage() {
+  const me = await signedIn().catch(() => null);
+  await loadMessages(me?.user?.language);
+  translatePage();
+}
+
 async function main() {
   wireDialogs();
+  const id = imageIdFromPath();
+  await prepareLanguage();
+  const context = caseContext(id);
   let image;
   try {
-    image = await loadImage(imageIdFromPath());
+    image = await loadImage(id);
   } catch (error) {
     page.name.textContent = "Image unavailable";
     document.querySelector(".info-panel").hidden = true;
     showUnreadable(metadataFailure(error));
+    showFrame(null, await context);
     return;
   } finally {
     showSignedInUser();
   }
   if (image.kind === "series") {
     const { openSeries } = await import("./series-viewer.js");
-    openSeries(image, page);
+    openSeries(image, page, await context);
     return;
   }
+  page.loading.textContent = t("viewer.loading.slide");
+  context.then((known) => showFrame(image, known, { pageKeys: true }));
   showFacts(image);
   offerAssociated(image);
   markMagnificationButtons(image);
@@ -326,6 +344,7 @@ async function main() {
     viewer,
     image,
     scaleBarText: () => scaleBar.text,
+    sharpening: () => !page.sharpening.hidden,
     magnification: () => controls.magnification(),
     setMagnification: (m) => controls.setMagnification(m),
   };

@@ -323,8 +323,14 @@ def world(
             w.cases[key] = case.id
     services(application).epoch.bump()
 
-    def share(user: str, case: str, target: dict[str, str], days: int = 30) -> str:
-        body = {**target, "until": _until(timedelta(days=days)), "purpose": "second_opinion"}
+    def share(user: str, case: str, target: dict[str, Any], days: int = 30) -> str:
+        # K2's patient has skyddad identitet: the sharer confirms it (other shares ignore it)
+        body = {
+            **target,
+            "until": _until(timedelta(days=days)),
+            "purpose": "second_opinion",
+            "confirm_protected": True,
+        }
         return _json_ok(clients[user].post(f"/api/cases/{w.cases[case]}/shares", json=body), 201)[
             "id"
         ]
@@ -404,7 +410,12 @@ def observe(w: World, user: str, action: str, case: str) -> Any:
     if url is not None:
         return client.get(url).status_code
     assert action == "share"
-    body = {"org": D, "until": _until(timedelta(hours=1)), "purpose": "second_opinion"}
+    body = {
+        "org": D,
+        "until": _until(timedelta(hours=1)),
+        "purpose": "second_opinion",
+        "confirm_protected": True,  # K2 (skyddad identitet) is confirmed; others ignore it
+    }
     return client.post(f"/api/cases/{case_id}/shares", json=body).status_code
 
 

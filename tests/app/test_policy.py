@@ -822,6 +822,59 @@ ROWS = [
         rel(),
         hidden(),
     ),
+    # --- editing the case itself (question, history, status, sender, images) -------------
+    Row(
+        "edit case: own pathologist",
+        PATH_A,
+        "edit_case",
+        CARE,
+        rel(),
+        allowed("own_org", "own_org"),
+    ),
+    Row(
+        "edit case: own clinician of another unit",
+        CLIN_A_KIR,
+        "edit_case",
+        CARE,
+        rel(),
+        allowed("own_org", "own_org"),
+    ),
+    Row(
+        "edit case: a share lets read, not edit the case",
+        PATH_B,
+        "edit_case",
+        CARE,
+        rel(SHARE_ORG_B),
+        forbidden("not_with_a_share"),
+    ),
+    Row(
+        "edit case: emergency access does not edit the case",
+        PATH_B,
+        "edit_case",
+        CARE,
+        rel(EMERGENCY_PATH_B),
+        forbidden("not_with_a_grant"),
+    ),
+    Row("edit case: unrelated org", PATH_B, "edit_case", CARE, rel(), hidden("no_relation")),
+    Row("edit case: admin", ADMIN_A, "edit_case", CARE, rel(), forbidden("admin_sees_no_images")),
+    Row("edit case: own patient", PATIENT_1, "edit_case", CARE, rel(), forbidden()),
+    Row(
+        "edit case: teacher, own teaching case",
+        TEACHER_A,
+        "edit_case",
+        TEACHING,
+        rel(),
+        allowed("teaching", "own_org", "teaching"),
+    ),
+    Row(
+        "edit case: teacher, shared teaching case",
+        Actor("u-teach-b", (Role("teacher", B),)),
+        "edit_case",
+        TEACHING,
+        rel(SHARE_TEACHING_B),
+        forbidden("not_for_this_role"),
+    ),
+    Row("edit case: student", STUDENT_A, "edit_case", TEACHING, rel(), forbidden()),
     # --- unknown actions -----------------------------------------------------------------
     Row("unknown action", PATH_A, "fly", CARE, rel(), hidden("unknown_action")),
     Row("unknown action: empty", PATH_A, "", CARE, rel(), hidden("unknown_action")),
@@ -891,3 +944,24 @@ def test_no_action_is_open_to_an_unrelated_org(action: str) -> None:
         assert not decision.allowed, (actor, action, decision)
         if actor is not REVIEWER_A:
             assert not decision.visible, (actor, action, decision)
+
+
+@pytest.mark.parametrize(
+    ("actor", "allowed_"),
+    [
+        (PATH_A, True),
+        (CLIN_B_ONK, True),
+        (ADMIN_A, True),
+        (REVIEWER_A, True),
+        (TEACHER_A, True),
+        (STUDENT_A, True),
+        (PATIENT_1, False),
+        (Actor("u-nobody", ()), False),
+    ],
+)
+def test_the_directory_is_for_staff(actor: Actor, allowed_: bool) -> None:
+    """Picking a recipient: any staff role searches the directory, a patient does not."""
+    decision = decide(actor, "search_directory", None, Relations(), NOW)
+    assert decision.allowed is allowed_
+    assert decision.visible or decision.allowed
+    assert not decision.flagged

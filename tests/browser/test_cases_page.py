@@ -144,7 +144,7 @@ def test_a_refused_share_shows_the_servers_message(page: Any) -> None:
 
     error = page.get_by_test_id("share-error")
     error.wait_for()
-    assert error.inner_text() == "Not shared: There is no organisation called Ingenstans landsting."
+    assert error.inner_text() == "There is no organisation called Ingenstans landsting."
 
 
 def test_a_blocked_patient_shows_only_that_blocked_information_exists(

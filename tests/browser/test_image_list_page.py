@@ -13,7 +13,7 @@ def test_list_shows_the_demo_slide_with_thumbnail_and_link(
     slide_id = demo_images["slide"]
     image = page.request.get(f"/api/images/{slide_id}").json()
 
-    page.goto("/")
+    page.goto("/images")
     card = page.locator(f'[data-testid=image-card][data-image-id="{slide_id}"]')
     card.wait_for(timeout=15_000)
 
@@ -30,7 +30,7 @@ def test_list_shows_the_demo_slide_with_thumbnail_and_link(
 def test_list_names_every_image_the_api_returns(page: Any) -> None:
     images = page.request.get("/api/images").json()
 
-    page.goto("/")
+    page.goto("/images")
     page.locator("#status.count, #status.notice").wait_for()
 
     assert page.locator("[data-testid=image-card]").count() == len(images)
@@ -39,7 +39,7 @@ def test_list_names_every_image_the_api_returns(page: Any) -> None:
 
 def test_clicking_a_slide_opens_the_viewer(page: Any, demo_images: dict[str, str]) -> None:
     slide_id = demo_images["slide"]
-    page.goto("/")
+    page.goto("/images")
     page.locator(f'[data-image-id="{slide_id}"] .open-link').click()
 
     page.wait_for_url(f"**/viewer/{slide_id}")
@@ -48,7 +48,7 @@ def test_clicking_a_slide_opens_the_viewer(page: Any, demo_images: dict[str, str
 
 def test_an_empty_list_says_so(page: Any) -> None:
     page.route("**/api/images", lambda route: route.fulfill(json=[]))
-    page.goto("/")
+    page.goto("/images")
 
     notice = page.locator("#status.notice")
     notice.wait_for()
@@ -62,7 +62,7 @@ def test_a_failing_list_shows_the_server_message(page: Any) -> None:
         "**/api/images",
         lambda route: route.fulfill(status=503, json={"error": "unavailable", "message": message}),
     )
-    page.goto("/")
+    page.goto("/images")
 
     banner = page.locator("[data-testid=error-banner]")
     banner.wait_for()

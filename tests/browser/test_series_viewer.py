@@ -121,8 +121,10 @@ def test_series_opens_on_its_first_frame_with_overlays(
 
     assert text(page, "overlay-frame-number") == "Im 1 / 300"
     assert text(page, "overlay-window") == "C 40 W 400 (file)"
-    assert text(page, "overlay-patient-name") == "Synthetic, Phantom"
-    assert text(page, "overlay-patient-id") == "ID SYNTHETIC-0"
+    # The case's patient, not the header's (which names "Synthetic^Phantom", SYNTHETIC-0:
+    # the viewer warns about that above the image, test_viewer_frame.py).
+    assert text(page, "overlay-patient-name") == "Test Testsson"
+    assert text(page, "overlay-patient-id") == "19640823-3234"
     assert text(page, "overlay-study-date") == "Study 2024-01-01"
     assert "CT" in text(page, "overlay-modality")
     assert "Synthetic CT phantom" in text(page, "overlay-series")
