@@ -485,7 +485,8 @@ def test_every_api_and_tile_route_needs_a_login(app: Flask, synthetic_slide: Pat
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/viewer/x", "/viewer/0123456789abcdef", "/audit", "/my/access-log"]
+    "path",
+    ["/images", "/cases", "/viewer/x", "/viewer/0123456789abcdef", "/audit", "/my/access-log"],
 )
 def test_pages_send_strangers_to_the_login_page(app: Flask, path: str) -> None:
     response = app.test_client().get(path)
@@ -500,5 +501,7 @@ def test_the_login_page_itself_is_open(app: Flask) -> None:
 
 
 def test_pages_open_after_login(client: FlaskClient) -> None:
-    for path in ("/", "/viewer/x"):
+    for path in ("/images", "/cases", "/viewer/x"):
         assert client.get(path).status_code == 200, path
+    landing = client.get("/")  # cases first
+    assert landing.status_code in (302, 303) and landing.headers["Location"].endswith("/cases")
