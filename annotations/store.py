@@ -355,6 +355,14 @@ def in_view(
 ) -> list[AnnotationRow]:
     """The image's annotations the viewer sees (the shared layer and their own drafts),
     within `bbox` through the spatial index when one is given."""
+    keys = _sqlite_keys(session, bbox) if bbox is not None else None
+    if keys is not None:
+        # Looked up by key alone: with the image in the WHERE clause SQLite's planner would
+        # walk the image index (every annotation of the slide) instead.
+        rows = session.scalars(
+            select(AnnotationRow).where(AnnotationRow.pk.in_(keys)).order_by(AnnotationRow.pk)
+        )
+        return [row for row in rows if _seen(row, image_id, viewer_id, frame)]
     query = select(AnnotationRow).where(
         AnnotationRow.image_id == image_id,
         AnnotationRow.deleted.is_(None),
@@ -367,9 +375,33 @@ def in_view(
     return list(session.scalars(query.order_by(AnnotationRow.pk)))
 
 
+def _seen(row: AnnotationRow, image_id: str, viewer_id: str, frame: int | None) -> bool:
+    return (
+        row.image_id == image_id
+        and row.deleted is None
+        and (row.layer == "shared" or row.author_id == viewer_id)
+        and (frame is None or row.frame == frame)
+    )
+
+
 # Up to this many boxes from SQLite's R*Tree are looked up by key; beyond it (a view of
 # most of the slide) the rows are read by image, which then costs no more.
 BY_KEY = 20_000
+
+
+def _sqlite_keys(session: Session, bbox: tuple[float, float, float, float]) -> list[int] | None:
+    """The keys of the boxes meeting `bbox` from SQLite's R*Tree; None on PostgreSQL or
+    when there are too many to look up one by one."""
+    if not _sqlite(session):
+        return None
+    x0, y0, x1, y1 = bbox
+    keys = session.scalars(
+        text(
+            f"SELECT id FROM {SQLITE_INDEX} WHERE maxx >= :x0 AND minx <= :x1 "
+            "AND maxy >= :y0 AND miny <= :y1"
+        ).bindparams(x0=x0, y0=y0, x1=x1, y1=y1)
+    ).all()
+    return list(keys) if len(keys) <= BY_KEY else None
 
 
 def history(session: Session, annotation_id: str) -> list[AnnotationVersion]:
@@ -482,16 +514,6 @@ def _within(session: Session, bbox: tuple[float, float, float, float]) -> Any:
     x0, y0, x1, y1 = bbox
     values = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
     if _sqlite(session):
-        # The R*Tree is asked first, on its own, so that SQLite never prefers the image index
-        # and checks 100,000 rows against it.
-        keys = session.scalars(
-            text(
-                f"SELECT id FROM {SQLITE_INDEX} WHERE maxx >= :x0 AND minx <= :x1 "
-                "AND maxy >= :y0 AND miny <= :y1"
-            ).bindparams(**values)
-        ).all()
-        if len(keys) <= BY_KEY:
-            return AnnotationRow.pk.in_(keys)
         boxes = text(
             f"SELECT id FROM {SQLITE_INDEX} WHERE maxx >= :x0 AND minx <= :x1 "
             "AND maxy >= :y0 AND miny <= :y1"
