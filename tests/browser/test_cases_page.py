@@ -104,7 +104,11 @@ def test_sharing_with_another_organisation_and_revoking_it(
     form.get_by_test_id("share-purpose").select_option("second_opinion")
     form.get_by_test_id("share-submit").click()
     share = page.locator('[data-testid=share-row][data-active="true"]', has_text=SECOND_ORG)
-    share.wait_for(timeout=15_000)
+    try:
+        share.first.wait_for(timeout=30_000)
+    except Exception as error:  # say what the page said instead of only timing out
+        raise AssertionError(page.get_by_test_id("share-error").inner_text()) from error
+    share = share.first
     assert "Second opinion" in share.inner_text()
     screenshot(page, "case-shared")
 
