@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import threading
 import time
@@ -24,6 +25,7 @@ from flask import g, request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app.api.fields import storable
 from app.clients import environ_client
 from app.epoch import PolicyEpoch
 from app.extensions import Database
@@ -32,6 +34,7 @@ from app.policy import Actor, Role
 from samsyn.errors import Forbidden, SamsynError
 
 COOKIE = "samsyn_session"
+SESSION_COOKIE = re.compile(rf"(?:^|;)\s*{COOKIE}=([A-Za-z0-9_-]{{1,128}})(?:;|$)")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _hasher = PasswordHasher()
 # Made on the first login of an unknown user, not at start-up: an argon2 hash costs 64 MiB.
@@ -259,15 +262,15 @@ def throttle(
 
 
 def _storable(text: str, longest: int) -> bool:
-    """Non-empty text of at most `longest` characters, without control characters or
-    unpaired surrogates, so it can be compared and stored in any database."""
-    if not text or len(text) > longest or any(ord(char) < 32 or ord(char) == 127 for char in text):
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Non-empty text of at most `longest` characters that any database can store."""
+    return bool(text) and len(text) <= longest and storable(text)
+
+
+def session_token(environ: dict[str, Any]) -> str | None:
+    """The session cookie's value read straight from a WSGI environ (the tile fast path and
+    the live gate, below Flask); tokens are URL-safe base64, so a pattern reads them."""
+    match = SESSION_COOKIE.search(environ.get("HTTP_COOKIE", ""))
+    return match.group(1) if match else None
 
 
 def _dummy_hash() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask
 
 from app.access import Checked, count_tile
-from app.auth import COOKIE
+from app.auth import session_token
 from app.clients import environ_client
 from app.headers import SECURITY_HEADERS
 from app.imaging import not_modified, picture_headers
@@ -27,7 +27,6 @@ from app.services import Services, services
 from samsyn.errors import SamsynError
 from tiles.cache import EncodedTile
 
-SESSION_COOKIE = re.compile(rf"(?:^|;)\s*{COOKIE}=([A-Za-z0-9_-]{{1,128}})(?:;|$)")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TILE_PATH = re.compile(
     r"^/dzi/([0-9a-f]{1,32})_files/([0-9]{1,3})/([0-9]{1,7})_([0-9]{1,7})\.(jpeg|jpg|png)$"
@@ -60,7 +59,7 @@ class FastTiles:
         image_id, level, col, row, fmt = match.groups()
         found = self.found
         epoch = found.epoch.current()
-        principal = found.sessions.principal(_session_token(environ), epoch)
+        principal = found.sessions.principal(session_token(environ), epoch)
         if principal is None:
             return None
         try:
@@ -88,8 +87,3 @@ class FastTiles:
         start_response("200 OK", headers)
         return [tile.data]
 
-
-def _session_token(environ: dict[str, Any]) -> str | None:
-    """The session cookie's value; tokens are URL-safe base64, so a pattern reads them."""
-    match = SESSION_COOKIE.search(environ.get("HTTP_COOKIE", ""))
-    return match.group(1) if match else None

@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from app.auth import Principal
+from app.auth import Principal, session_token
 from app.clients import environ_client
-from app.fastpath import WsgiApp, _session_token
+from app.fastpath import WsgiApp
 from app.headers import SECURITY_HEADERS
 from app.services import Services
 
@@ -95,7 +95,7 @@ class LiveGate:
 
     def _principal(self, environ: dict[str, Any]) -> Principal:
         epoch = self.found.epoch.current()
-        principal = self.found.sessions.principal(_session_token(environ), epoch)
+        principal = self.found.sessions.principal(session_token(environ), epoch)
         if principal is None:
             raise Refused("401 Unauthorized", "unauthenticated", "log in first")
         environ["samsyn.principal"] = principal
