@@ -111,9 +111,7 @@ class Checked:
         return dict(shapely.geometry.mapping(self.geometry))
 
 
-def check_shape(
-    kind: str, geometry: object, bounds: Bounds, ellipse: object = None
-) -> Checked:
+def check_shape(kind: str, geometry: object, bounds: Bounds, ellipse: object = None) -> Checked:
     """Validate a drawn or imported shape against the image it is drawn on.
 
     Refused with the reason: unknown kind, a geometry that is not GeoJSON or not of the

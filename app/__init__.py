@@ -21,6 +21,7 @@ from app.api import (
     static,
     tiles,
 )
+from app.api import annotating
 from app.auth import authenticate_request
 from app.config import load_config
 from app.errors import register_error_handlers
@@ -50,6 +51,7 @@ BLUEPRINTS = (
     series.bp,
     tiles.bp,
     cases.bp,
+    annotating.bp,
     directory.bp,
     patients.bp,
     audit.bp,

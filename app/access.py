@@ -28,10 +28,12 @@ from app.epoch import PolicyEpoch
 from app.extensions import Database
 from app.models import Block, Case, Consent, EmergencyAccess, Image, Patient, Share, utcnow
 from app.policy import (
+    AnnotationFacts,
     BlockFacts,
     CaseFacts,
     Decision,
     GrantFacts,
+    OrganisationFacts,
     PatientFacts,
     Relations,
     ShareFacts,
@@ -211,6 +213,22 @@ class AccessControl:
         )
         return Checked(decision, patient_case_facts(patient), f"patient:{patient.id}")
 
+    def check_annotation(
+        self, session: Session, principal: Principal, action: str, annotation: AnnotationFacts
+    ) -> Checked:
+        """The decision on one annotation: its case's, then its author's and layer's."""
+        now = now_utc()
+        case = annotation.case
+        decision = decide(principal.actor, action, annotation, relations(session, case, now), now)
+        return Checked(decision, case, "")
+
+    def check_organisation(self, principal: Principal, action: str, org_id: str) -> Checked:
+        """The decision on a list an organisation keeps (its annotation classes)."""
+        decision = decide(
+            principal.actor, action, OrganisationFacts(org_id), Relations(), now_utc()
+        )
+        return Checked(decision, CaseFacts(None, org_id, None, None), f"org:{org_id}:classes")
+
     def check_log(self, principal: Principal, action: str, resource: str) -> Checked:
         decision = decide(principal.actor, action, None, Relations(), now_utc())
         return Checked(decision, CaseFacts(None, None, None, principal.patient_id), resource)
@@ -307,6 +325,8 @@ def recorded(
         yield made
         session.flush()
     except SamsynError as error:
+        # Undo the change first: on SQLite its write lock would block the entry below.
+        session.rollback()
         log(
             principal,
             checked,
@@ -402,6 +422,50 @@ def authorize_patient(
         log(principal, checked, action, **detail)
     if not (action == "view_patient" and checked.decision.blocked):
         refuse(checked)
+    return checked
+
+
+def authorize_annotation(
+    session: Session, action: str, annotation_id: str, facts: AnnotationFacts, log_as: str
+) -> Checked:
+    """Check one action on an annotation; a refusal is logged (as `log_as`) and raised, an
+    allowed change is logged by the caller with `recorded` once it is made."""
+    principal = current_principal()
+    checked = access_control().check_annotation(session, principal, action, facts)
+    checked = replace(checked, resource=f"annotation:{annotation_id}")
+    if not checked.decision.allowed:
+        log(principal, checked, log_as)
+        refuse(checked)
+    return checked
+
+
+def authorize_organisation(action: str, org_id: str) -> Checked:
+    """May the caller read (or manage) the lists of this organisation?"""
+    principal = current_principal()
+    checked = access_control().check_organisation(principal, action, org_id)
+    if not checked.decision.allowed:
+        if action != "list_classes":
+            log(principal, checked, action)
+        refuse(checked)
+    return checked
+
+
+def authorize_image_reading(image_id: str, what: str) -> Checked:
+    """Check a read of what is drawn on an image (`what`: "annotations"); allowed reads
+    of a viewer that asks again at every pan fold into one entry per period, like tiles."""
+    principal = current_principal()
+    checked = access_control().check_image(principal, "view", image_id)
+    if checked is None:
+        raise NotFound(UNKNOWN)
+    if not checked.decision.allowed:
+        log(principal, checked, f"view_{what}")
+        refuse(checked)
+    resource = f"image:{image_id}:{what}"
+    access_control().folder.hit(
+        (principal.user_id, f"view_{what}", resource),
+        _describer(principal, replace(checked, resource=resource), f"view_{what}", client()),
+        counter="listings",
+    )
     return checked
 
 

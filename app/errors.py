@@ -12,9 +12,12 @@ from samsyn.errors import SamsynError
 log = logging.getLogger("samsyn")
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    """`{"error": code, "message": message}` with the given status."""
-    response = jsonify({"error": code, "message": message})
+def error_response(
+    status: int, code: str, message: str, details: dict[str, object] | None = None
+) -> Response:
+    """`{"error": code, "message": message}` with the given status, and what the error adds
+    for the caller to act on (a stale write gets the current annotation as `current`)."""
+    response = jsonify({**(details or {}), "error": code, "message": message})
     response.status_code = status
     return response
 
@@ -24,7 +27,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SamsynError)
     def samsyn_error(error: SamsynError) -> Response:
-        response = error_response(error.status, error.code, error.message)
+        details = getattr(error, "details", None)
+        response = error_response(error.status, error.code, error.message, details)
         response.headers.update(getattr(error, "headers", {}))
         return response
 

@@ -35,6 +35,8 @@ WHAT: dict[str, str] = {
     "revoke": "unshared",
     "create_case": "created_case",
     "annotate": "annotated",
+    "import": "annotated",
+    "view_annotations": "viewed_images",
     "edit": "edited",
     "delete": "deleted",
     "export": "exported",

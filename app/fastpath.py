@@ -86,4 +86,3 @@ class FastTiles:
         headers += [("Content-Type", tile.media_type), ("Content-Length", str(len(tile.data)))]
         start_response("200 OK", headers)
         return [tile.data]
-

@@ -88,6 +88,23 @@ class Organisation(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class AnnotationClass(Base):
+    """One entry of an organisation's list of annotation classes (name, colour, SNOMED CT).
+
+    A retired class stays (old annotations still name it) but is no longer offered."""
+
+    __tablename__ = "annotation_classes"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    color: Mapped[str] = mapped_column(String(7))
+    code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    retired: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Unit(Base):
     """A vårdenhet: a care unit inside an organisation (a pathology department, a clinic)."""
 

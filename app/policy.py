@@ -19,8 +19,13 @@ Rules (Patientdatalagen, Lag 2022:913; DOMAIN.md rules 1-4 and 8-10):
 - a spärr is recorded by an organisation holding the patient's data; a consent by a care
   role whose relation the spärr blocks; emergency access by any care role, always flagged;
 - admins manage shares of their organisation's cases but see no images; log reviewers
-  read the log of their organisations, not the record; students see only teaching cases;
-  a patient sees their own record and their own access log.
+  read the log of their organisations, not the record; students see only teaching cases
+  (and mark them up for practice, never a care case); a patient sees their own record and
+  their own access log;
+- an annotation belongs to its author: whoever may view the image reads the shared layer,
+  a draft is seen by its author alone, and only the author changes or deletes it (with the
+  right to annotate the case); an organisation's annotation classes are read by its staff
+  and managed by its administrators.
 """
 
 from __future__ import annotations
@@ -48,7 +53,18 @@ CASE_ACTIONS = frozenset(
 PATIENT_ACTIONS = frozenset({"view_patient", "block", "consent", "emergency_access"})
 LOG_ACTIONS = frozenset({"read_log", "read_own_log"})
 DIRECTORY_ACTIONS = frozenset({"search_directory"})
-ACTIONS = frozenset(CASE_ACTIONS | PATIENT_ACTIONS | LOG_ACTIONS | DIRECTORY_ACTIONS)
+# On one annotation (AnnotationFacts): read it, change it, delete it.
+ANNOTATION_ACTIONS = frozenset({"read_annotation", "change_annotation", "delete_annotation"})
+# On an organisation's list of annotation classes (OrganisationFacts).
+CLASS_ACTIONS = frozenset({"list_classes", "manage_classes"})
+ACTIONS = frozenset(
+    CASE_ACTIONS
+    | PATIENT_ACTIONS
+    | LOG_ACTIONS
+    | DIRECTORY_ACTIONS
+    | ANNOTATION_ACTIONS
+    | CLASS_ACTIONS
+)
 STAFF_ROLES = frozenset(ROLES - {"patient"})
 SHARED_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export"})
 TEACHER_ACTIONS = frozenset(
@@ -57,6 +73,8 @@ TEACHER_ACTIONS = frozenset(
 # "edit_case" changes the case itself (its question, history, status, sender, images):
 # the owning organisation's work, never a recipient's.
 OWNER_ONLY_ACTIONS = frozenset({"share", "revoke", "create_case", "delete", "edit_case"})
+# Students practise on teaching cases: they read them and mark them up, nothing more.
+STUDENT_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit"})
 ADMIN_ACTIONS = frozenset({"list", "share", "revoke", "manage"})
 
 
@@ -144,7 +162,23 @@ class PatientFacts:
     cases: tuple[tuple[CaseFacts, Relations], ...] = ()
 
 
-Subject = CaseFacts | PatientFacts | None
+@dataclass(frozen=True)
+class AnnotationFacts:
+    """One annotation: the case (or image) it is drawn on, its author and its layer."""
+
+    case: CaseFacts
+    author_id: str
+    layer: str = "shared"
+
+
+@dataclass(frozen=True)
+class OrganisationFacts:
+    """An organisation as the owner of lists such as its annotation classes."""
+
+    id: str
+
+
+Subject = CaseFacts | PatientFacts | AnnotationFacts | OrganisationFacts | None
 
 
 @dataclass(frozen=True)
@@ -181,6 +215,14 @@ def decide(
         return _on_log(actor, action)
     if action in DIRECTORY_ACTIONS:
         return _on_directory(actor)
+    if action in CLASS_ACTIONS:
+        if not isinstance(subject, OrganisationFacts):
+            return Decision(False, "wrong_subject")
+        return _on_classes(actor, action, subject)
+    if action in ANNOTATION_ACTIONS:
+        if not isinstance(subject, AnnotationFacts):
+            return Decision(False, "wrong_subject")
+        return _on_annotation(actor, action, subject, relations, now)
     if action in PATIENT_ACTIONS:
         if subject is not None and not isinstance(subject, PatientFacts):
             return Decision(False, "wrong_subject")
@@ -258,7 +300,7 @@ def _as_teaching(
     share = None if own else _active_share(actor, role, relations, now)
     if not own and share is None:
         return Decision(False, "no_relation", role=role)
-    allowed_actions = TEACHER_ACTIONS if role.role == "teacher" else READ_ACTIONS
+    allowed_actions = TEACHER_ACTIONS if role.role == "teacher" else STUDENT_ACTIONS
     if action == "create_case":
         allowed_actions = frozenset({"create_case"}) if role.role == "teacher" else frozenset()
     if action not in allowed_actions or (action in OWNER_ONLY_ACTIONS and not own):
@@ -396,6 +438,40 @@ def _record_consent(
 def _merged(case: Relations, patient: Relations) -> Relations:
     """A case's shares with the patient's blocks, consents and emergency grants."""
     return Relations(case.shares, patient.blocks, patient.consents, patient.emergencies)
+
+
+# What an action on one annotation asks of its case.
+_CASE_ACTION_OF = {
+    "read_annotation": "view",
+    "change_annotation": "edit",
+    "delete_annotation": "edit",
+}
+
+
+def _on_annotation(
+    actor: Actor, action: str, annotation: AnnotationFacts, relations: Relations, now: datetime
+) -> Decision:
+    """The case decides first; then a draft is its author's alone, and a shared annotation
+    is read by all who see the case but changed and deleted by its author only."""
+    on_case = _on_case(actor, _CASE_ACTION_OF[action], annotation.case, relations, now)
+    if not on_case.allowed:
+        return on_case
+    own = annotation.author_id == actor.user_id
+    if annotation.layer == "draft" and not own:
+        return Decision(False, "draft_of_another", role=on_case.role)
+    if action != "read_annotation" and not own:
+        return Decision(False, "not_the_author", role=on_case.role, visible=True)
+    return on_case
+
+
+def _on_classes(actor: Actor, action: str, organisation: OrganisationFacts) -> Decision:
+    """An organisation's annotation classes: its staff read them, its admins manage them."""
+    wanted = STAFF_ROLES if action == "list_classes" else frozenset({"admin"})
+    for role in actor.roles:
+        if role.org_id == organisation.id and role.role in wanted:
+            return Decision(True, "own_org", purpose="administration", role=role, basis="own_org")
+    member = any(role.org_id == organisation.id for role in actor.roles)
+    return Decision(False, "not_for_this_role" if member else "no_relation", visible=True)
 
 
 def _on_log(actor: Actor, action: str) -> Decision:

@@ -21,9 +21,7 @@ def sessions() -> Sessions:
 @bp.post("/session")
 def login() -> Response:
     body = json_object('send JSON: {"username": ..., "password": ...}')
-    principal, token = sessions().login(
-        body.get("username"), body.get("password"), client()
-    )
+    principal, token = sessions().login(body.get("username"), body.get("password"), client())
     response = jsonify({"user": principal.public(), "csrf_token": principal.csrf_token})
     response.set_cookie(
         COOKIE,

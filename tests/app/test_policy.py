@@ -14,9 +14,11 @@ import pytest
 
 from app.policy import (
     Actor,
+    AnnotationFacts,
     BlockFacts,
     CaseFacts,
     GrantFacts,
+    OrganisationFacts,
     Relations,
     Role,
     ShareFacts,
@@ -612,12 +614,20 @@ ROWS = [
         allowed("teaching", "own_org", "teaching"),
     ),
     Row(
-        "student: read only, no annotate",
+        "student: practises annotating a teaching case",
         STUDENT_A,
         "annotate",
         TEACHING,
         rel(),
-        forbidden("not_for_this_role"),
+        allowed("teaching", "own_org", "teaching"),
+    ),
+    Row(
+        "student: never annotates a care case",
+        STUDENT_A,
+        "annotate",
+        CARE,
+        rel(),
+        hidden("teaching_material_only"),
     ),
     Row(
         "student: read only, no share",
@@ -721,7 +731,15 @@ ROWS = [
         allowed("teaching", "own_org", "teaching"),
     ),
     Row(
-        "pathologist: teaching case is read only", PATH_A, "annotate", TEACHING, rel(), forbidden()
+        "pathologist: marks up a teaching case like a student",
+        PATH_A,
+        "annotate",
+        TEACHING,
+        rel(),
+        allowed("teaching", "own_org", "teaching"),
+    ),
+    Row(
+        "pathologist: does not share a teaching case", PATH_A, "share", TEACHING, rel(), forbidden()
     ),
     Row("pathologist: teaching case of another org", PATH_B, "view", TEACHING, rel(), hidden()),
     # --- admins --------------------------------------------------------------------------
@@ -965,3 +983,98 @@ def test_the_directory_is_for_staff(actor: Actor, allowed_: bool) -> None:
     assert decision.allowed is allowed_
     assert decision.visible or decision.allowed
     assert not decision.flagged
+
+
+# --- one annotation: the case decides, then its author and its layer ----------------------
+MINE_SHARED = AnnotationFacts(CARE, "u-path-a")
+MINE_DRAFT = AnnotationFacts(CARE, "u-path-a", "draft")
+B_SHARED = AnnotationFacts(CARE, "u-path-b")
+B_DRAFT = AnnotationFacts(CARE, "u-path-b", "draft")
+STUDENT_MARK = AnnotationFacts(TEACHING, "u-stud-a")
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "annotation", "relations", "expected"),
+    [
+        (PATH_A, "read_annotation", MINE_SHARED, rel(), allowed("own_org", "own_org")),
+        (PATH_A, "change_annotation", MINE_SHARED, rel(), allowed("own_org", "own_org")),
+        (PATH_A, "delete_annotation", MINE_DRAFT, rel(), allowed("own_org", "own_org")),
+        (PATH_A, "read_annotation", B_SHARED, rel(), allowed("own_org", "own_org")),
+        (PATH_A, "change_annotation", B_SHARED, rel(), forbidden("not_the_author")),
+        (PATH_A, "delete_annotation", B_SHARED, rel(), forbidden("not_the_author")),
+        (PATH_A, "read_annotation", B_DRAFT, rel(), hidden("draft_of_another")),
+        (PATH_A, "change_annotation", B_DRAFT, rel(), hidden("draft_of_another")),
+        (
+            PATH_B,
+            "change_annotation",
+            B_SHARED,
+            rel(SHARE_ORG_B),
+            allowed("share", "share:s-org", "second_opinion"),
+        ),
+        (PATH_B, "change_annotation", B_SHARED, rel(), hidden("no_relation")),
+        (PATH_B, "read_annotation", MINE_SHARED, rel(SHARE_EXPIRED), hidden("no_relation")),
+        (PATH_B, "read_annotation", MINE_SHARED, rel(SHARE_ORG_B, BLOCK_A), hidden("blocked")),
+        (ADMIN_A, "read_annotation", MINE_SHARED, rel(), forbidden("admin_sees_no_images")),
+        (
+            STUDENT_A,
+            "change_annotation",
+            STUDENT_MARK,
+            rel(),
+            allowed("teaching", "own_org", "teaching"),
+        ),
+        (
+            STUDENT_A,
+            "change_annotation",
+            AnnotationFacts(CARE, "u-stud-a"),
+            rel(),
+            hidden("teaching_material_only"),
+        ),
+        (
+            PATIENT_1,
+            "read_annotation",
+            MINE_SHARED,
+            rel(),
+            allowed("own_record", "own_record", "own_record"),
+        ),
+        (PATIENT_1, "change_annotation", MINE_SHARED, rel(), forbidden("patient_reads_only")),
+    ],
+)
+def test_annotation_decisions(
+    actor: Actor,
+    action: str,
+    annotation: AnnotationFacts,
+    relations: Relations,
+    expected: dict[str, Any],
+) -> None:
+    decision = decide(actor, action, annotation, relations, NOW)
+    observed = {name: getattr(decision, name) for name in expected}
+    assert observed == expected, decision
+
+
+def test_annotation_actions_need_an_annotation() -> None:
+    assert decide(PATH_A, "change_annotation", CARE, rel(), NOW).reason == "wrong_subject"
+    assert decide(PATH_A, "list_classes", CARE, rel(), NOW).reason == "wrong_subject"
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "org", "allowed_"),
+    [
+        (PATH_A, "list_classes", A, True),
+        (STUDENT_A, "list_classes", A, True),
+        (ADMIN_A, "list_classes", A, True),
+        (ADMIN_A, "manage_classes", A, True),
+        (PATH_A, "manage_classes", A, False),
+        (ADMIN_B, "manage_classes", A, False),
+        (PATH_B, "list_classes", A, False),
+        (PATIENT_1, "list_classes", A, False),
+        (ADMIN_A_AND_PATH_B, "manage_classes", A, True),
+        (ADMIN_A_AND_PATH_B, "manage_classes", B, False),
+    ],
+)
+def test_class_lists_belong_to_their_organisation(
+    actor: Actor, action: str, org: str, allowed_: bool
+) -> None:
+    decision = decide(actor, action, OrganisationFacts(org), Relations(), NOW)
+    assert decision.allowed is allowed_, decision
+    if decision.allowed:
+        assert decision.role is not None and decision.role.org_id == org

@@ -1,0 +1,646 @@
+"""Annotations: the marks reviewers draw on slides and series, their classes, import and
+export. Every route asks the policy (through app/access.py) and every change is in the
+access log in the same transaction as the change itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotations import store
+from annotations.classes import NAME_LIMIT, normal_color, valid_code
+from annotations.features import Canvas, Posted, class_name, frame_of, measured, posted
+from annotations.formats import geojson
+from annotations.geometry import Bounds, Checked, Ellipse, InvalidGeometry, check_shape
+from annotations.measure import PixelSize
+from app.access import (
+    UNKNOWN,
+    access_control,
+    authorize_annotation,
+    authorize_image_reading,
+    authorize_organisation,
+    database,
+    image_facts,
+    log,
+    recorded,
+    refuse,
+)
+from app.annotation_classes import active_class, add_class, class_json, classes_of, retire_class
+from app.api import json_object
+from app.auth import Principal, current_principal
+from app.models import Image, Organisation, User
+from app.policy import AnnotationFacts
+from app.services import services
+from samsyn.errors import BadRequest, Conflict, NotFound, SamsynError
+
+bp = Blueprint("annotations", __name__, url_prefix="/api")
+IMPORT_LIMIT = 200_000
+
+
+class PreconditionRequired(SamsynError):
+    """A change to an annotation must say which version it changes."""
+
+    code = "precondition_required"
+    status = 428
+
+
+class UnknownClass(BadRequest):
+    code = "unknown_class"
+
+
+# --- the image a mark is drawn on -------------------------------------------------------------
+
+
+def canvas_of(image: Image) -> Canvas:
+    """Size, frames and pixel size of an image: MPP per axis on a slide (µm), PixelSpacing
+    (row, column) on a series (mm)."""
+    pixel = None
+    if image.kind == "series":
+        spacing = (image.properties or {}).get("pixel_spacing_mm")
+        if isinstance(spacing, list) and len(spacing) == 2 and min(spacing) > 0:
+            pixel = PixelSize(float(spacing[1]), float(spacing[0]), "mm")
+    elif image.mpp_x and image.mpp_y:
+        pixel = PixelSize(float(image.mpp_x), float(image.mpp_y), "um")
+    return Canvas(Bounds(image.width, image.height), image.frames, image.kind == "series", pixel)
+
+
+def measurements_of(image: Image, shape: Checked, frame: int | None) -> dict[str, Any]:
+    """The shape's measurements; on a series with the frame's values (HU on CT) inside it."""
+    canvas = canvas_of(image)
+    if (
+        image.kind != "series"
+        or frame is None
+        or shape.geometry.geom_type
+        not in (
+            "Polygon",
+            "MultiPolygon",
+        )
+    ):
+        return measured(shape, canvas)
+    series = services().series.get(image.id)
+    return measured(shape, canvas, series.modality(frame), series.unit(frame))
+
+
+def image_row(session: Session, image_id: str) -> Image:
+    image = session.get(Image, image_id) if len(image_id) <= 32 else None
+    if image is None:
+        raise NotFound(UNKNOWN)
+    return image
+
+
+def authorize_on_image(session: Session, action: str, image_id: str) -> tuple[Image, Any]:
+    """The image and the decision for `action` on it; a refusal is logged and raised."""
+    principal = current_principal()
+    checked = access_control().check_image(principal, action, image_id)
+    if checked is None:
+        raise NotFound(UNKNOWN)
+    if not checked.decision.allowed:
+        log(principal, checked, action)
+        refuse(checked)
+    return image_row(session, image_id), checked
+
+
+def writer_org(checked: Any, principal: Principal) -> str | None:
+    """The organisation the annotator acts for: the role the decision rests on."""
+    if checked.decision.role is not None:
+        return str(checked.decision.role.org_id)
+    return principal.memberships[0].role.org_id if principal.memberships else None
+
+
+# --- features in and out ----------------------------------------------------------------------
+
+
+def classified(
+    session: Session, org_id: str | None, name: str | None, strict: bool, color: str | None = None
+) -> tuple[str | None, str | None]:
+    """(class name, colour): on the REST routes the class must be on the annotator's
+    organisation's list; an import keeps a name it does not know, with the file's colour."""
+    if name is None:
+        return None, None
+    known = active_class(session, org_id, name) if org_id else None
+    if known is not None:
+        return known.name, known.color
+    if strict:
+        raise UnknownClass(
+            f'"{name}" is not one of your organisation\'s annotation classes (GET /api/classes).'
+        )
+    return name, normal_color(color)
+
+
+def draft_of(
+    session: Session, image: Image, item: Posted, org_id: str | None, strict: bool = True
+) -> store.Draft:
+    name, color = classified(session, org_id, item.classification, strict)
+    shape = item.shape
+    return store.Draft(
+        kind=shape.kind,
+        geometry=shape.geojson(),
+        bbox=shape.bbox,
+        shape=_ellipse_json(shape.ellipse),
+        classification=name,
+        color=color,
+        label=item.label,
+        locked=item.locked,
+        measurements=measurements_of(image, shape, item.frame),
+    )
+
+
+def _ellipse_json(ellipse: Ellipse | None) -> dict[str, Any] | None:
+    if ellipse is None:
+        return None
+    return {
+        "center": [ellipse.cx, ellipse.cy],
+        "radii": [ellipse.rx, ellipse.ry],
+        "rotation": ellipse.rotation,
+    }
+
+
+def feature_json(
+    row: store.AnnotationRow, people: dict[str, str], orgs: dict[str, str]
+) -> dict[str, Any]:
+    """The contract's Feature: geometry and samsyn's properties."""
+    properties: dict[str, Any] = {
+        "kind": row.kind,
+        "classification": {"name": row.classification, "color": row.color or "#a0a0a0"}
+        if row.classification
+        else None,
+        "label": row.label,
+        "author": row.author_id,
+        "author_name": people.get(row.author_id),
+        "org": orgs.get(row.org_id or ""),
+        "org_id": row.org_id,
+        "layer": row.layer,
+        "version": row.version,
+        "seq": row.seq,
+        "created": row.created.isoformat(),
+        "updated": row.updated.isoformat(),
+        "frame": row.frame,
+        "isLocked": row.locked,
+        "objectType": row.object_type,
+        "measurements": row.measurements or {},
+    }
+    if row.shape:
+        properties["shape"] = row.shape
+    return {"type": "Feature", "id": row.id, "geometry": row.geometry, "properties": properties}
+
+
+def features_json(session: Session, rows: list[store.AnnotationRow]) -> list[dict[str, Any]]:
+    """Features with their authors' and organisations' names, looked up once."""
+    authors = {row.author_id for row in rows}
+    org_ids = {row.org_id for row in rows if row.org_id}
+    people = dict(session.execute(select(User.id, User.name).where(User.id.in_(authors))).all())
+    orgs = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
+        ).all()
+    )
+    return [feature_json(row, people, orgs) for row in rows]
+
+
+def one_feature(session: Session, row: store.AnnotationRow) -> dict[str, Any]:
+    return features_json(session, [row])[0]
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        x0, y0, x1, y1 = (float(part) for part in value.split(","))
+    except ValueError as error:
+        raise BadRequest("bbox is x0,y0,x1,y1 in image pixels.") from error
+    if not all(abs(v) < 1e12 for v in (x0, y0, x1, y1)) or x1 < x0 or y1 < y0:
+        raise BadRequest("bbox is x0,y0,x1,y1 with x0 <= x1 and y0 <= y1.")
+    return x0, y0, x1, y1
+
+
+def parse_frame(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise BadRequest("frame is a whole number from 0.")
+    return int(value)
+
+
+def base_version() -> int:
+    """The version a change is made to, from If-Match (a bare number or an ETag)."""
+    sent = request.headers.get("If-Match")
+    if sent is None:
+        raise PreconditionRequired("Send If-Match with the version you are changing.")
+    cleaned = sent.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit() or len(cleaned) > 9:
+        raise BadRequest("If-Match is the annotation's version, a whole number.")
+    return int(cleaned)
+
+
+def stale(session: Session, error: store.StaleVersion) -> Conflict:
+    """A 409 that carries the current annotation, so the client can merge or redo."""
+    conflict = Conflict(error.message)
+    conflict.details = {"current": one_feature(session, error.current)}  # type: ignore[attr-defined]
+    return conflict
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+@bp.get("/images/<image_id>/annotations")
+def list_annotations(image_id: str) -> Response:
+    """The shared annotations of an image and the caller's own drafts, within `bbox`."""
+    bbox, frame = parse_bbox(request.args.get("bbox")), parse_frame(request.args.get("frame"))
+    authorize_image_reading(image_id, "annotations")
+    principal = current_principal()
+    with database().session() as session:
+        rows = store.in_view(session, image_id, principal.user_id, bbox, frame)
+        return jsonify({"type": "FeatureCollection", "features": features_json(session, rows)})
+
+
+@bp.post("/images/<image_id>/annotations")
+def create_annotation(image_id: str) -> tuple[Response, int]:
+    data = json_object("send a GeoJSON Feature")
+    principal = current_principal()
+    with database().session() as session:
+        image, checked = authorize_on_image(session, "annotate", image_id)
+        item = posted(data, canvas_of(image))
+        org_id = writer_org(checked, principal)
+        draft = draft_of(session, image, item, org_id)
+        with recorded(session, checked, "annotate", kind=item.shape.kind) as made:
+            row = store.create(
+                session,
+                draft,
+                image_id=image.id,
+                case_id=image.case_id,
+                frame=item.frame,
+                author_id=principal.user_id,
+                org_id=org_id,
+                layer=item.layer,
+            )
+            made["annotation"] = row.id
+        feature = one_feature(session, row)
+    response = jsonify({"id": row.id, "version": row.version, "seq": row.seq, "feature": feature})
+    response.headers["ETag"] = f'"{row.version}"'
+    return response, 201
+
+
+def annotation_and_image(session: Session, annotation_id: str) -> tuple[store.AnnotationRow, Image]:
+    row = store.current(session, annotation_id)
+    image = image_row(session, row.image_id)
+    return row, image
+
+
+def facts_of(session: Session, row: store.AnnotationRow) -> AnnotationFacts:
+    case = image_facts(session, row.image_id)
+    if case is None:
+        raise NotFound(UNKNOWN)
+    return AnnotationFacts(case, row.author_id, row.layer)
+
+
+@bp.get("/annotations/<annotation_id>")
+def show_annotation(annotation_id: str) -> Response:
+    with database().session() as session:
+        row, _image = annotation_and_image(session, annotation_id)
+        authorize_annotation(
+            session, "read_annotation", annotation_id, facts_of(session, row), "view_annotations"
+        )
+        authorize_image_reading(row.image_id, "annotations")
+        response = jsonify(one_feature(session, row))
+    response.headers["ETag"] = f'"{row.version}"'
+    return response
+
+
+@bp.patch("/annotations/<annotation_id>")
+def change_annotation(annotation_id: str) -> Response:
+    """A new version of one's own annotation: geometry and properties as sent, the rest kept."""
+    data = json_object("send a GeoJSON Feature with what changes")
+    version = base_version()
+    with database().session() as session:
+        row, image = annotation_and_image(session, annotation_id)
+        checked = authorize_annotation(
+            session, "change_annotation", annotation_id, facts_of(session, row), "edit"
+        )
+        merged = _merged(row, data)
+        item = posted(merged, canvas_of(image), default_layer=row.layer)
+        if row.layer == "shared" and item.layer == "draft":
+            raise BadRequest("A shared annotation cannot go back to being a draft.")
+        if item.frame != row.frame:
+            raise BadRequest("An annotation stays on its frame; draw a new one on the other frame.")
+        draft = draft_of(session, image, item, row.org_id)
+        try:
+            with recorded(session, checked, "edit", annotation=annotation_id) as made:
+                changed = store.change(
+                    session, annotation_id, version, draft, current_principal().user_id
+                )
+                if item.layer == "shared" and changed.layer == "draft":
+                    changed = store.publish(
+                        session, annotation_id, changed.version, current_principal().user_id
+                    )
+                made["version"] = changed.version
+        except store.StaleVersion as error:
+            raise stale(session, error) from error
+        feature = one_feature(session, changed)
+    response = jsonify(feature)
+    response.headers["ETag"] = f'"{changed.version}"'
+    return response
+
+
+def _merged(row: store.AnnotationRow, data: dict[str, Any]) -> dict[str, Any]:
+    """The stored annotation with what the PATCH sends laid over it."""
+    properties = {
+        "kind": row.kind,
+        "shape": row.shape,
+        "classification": row.classification,
+        "label": row.label,
+        "frame": row.frame,
+        "layer": row.layer,
+        "isLocked": row.locked,
+    }
+    sent = data.get("properties", {})
+    if not isinstance(sent, dict):
+        raise BadRequest("The feature's properties must be a JSON object.")
+    geometry = data.get("geometry", row.geometry)
+    if "geometry" in data and "shape" not in sent and row.kind == "ellipse":
+        properties["shape"] = None  # a reshaped ellipse arrives as its new outline
+    if "kind" in sent and sent["kind"] != row.kind:
+        raise BadRequest("An annotation keeps its kind; draw a new one instead.")
+    properties.update({name: value for name, value in sent.items() if name != "kind"})
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+@bp.delete("/annotations/<annotation_id>")
+def delete_annotation(annotation_id: str) -> Response:
+    version = base_version()
+    with database().session() as session:
+        row, _image = annotation_and_image(session, annotation_id)
+        checked = authorize_annotation(
+            session, "delete_annotation", annotation_id, facts_of(session, row), "delete"
+        )
+        try:
+            with recorded(session, checked, "delete", annotation=annotation_id) as made:
+                gone = store.delete(session, annotation_id, version, current_principal().user_id)
+                made["version"] = gone.version
+        except store.StaleVersion as error:
+            raise stale(session, error) from error
+        return jsonify({"id": gone.id, "version": gone.version, "seq": gone.seq, "deleted": True})
+
+
+@bp.get("/annotations/<annotation_id>/history")
+def annotation_history(annotation_id: str) -> Response:
+    """Every version: who, when, which operation, what it held."""
+    with database().session() as session:
+        row = store.current(session, annotation_id, deleted_too=True)
+        authorize_annotation(
+            session, "read_annotation", annotation_id, facts_of(session, row), "view_annotations"
+        )
+        versions = store.history(session, annotation_id)
+        people = dict(
+            session.execute(
+                select(User.id, User.name).where(User.id.in_({v.user_id for v in versions}))
+            ).all()
+        )
+        return jsonify(
+            [
+                {
+                    "version": v.version,
+                    "op": v.op,
+                    "user": v.user_id,
+                    "user_name": people.get(v.user_id),
+                    "at": v.at.isoformat(),
+                    "geometry": v.snapshot.get("geometry"),
+                    "classification": v.snapshot.get("classification"),
+                    "label": v.snapshot.get("label"),
+                    "deleted": v.snapshot.get("deleted"),
+                }
+                for v in versions
+            ]
+        )
+
+
+@bp.post("/annotations/<annotation_id>/revert")
+def revert_annotation(annotation_id: str) -> Response:
+    """The content of an earlier version as the newest one (also undoes a deletion)."""
+    data = json_object('send {"version": n}')
+    target = data.get("version")
+    if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+        raise BadRequest("version is the number of an earlier version.")
+    version = base_version()
+    with database().session() as session:
+        row = store.current(session, annotation_id, deleted_too=True)
+        checked = authorize_annotation(
+            session, "change_annotation", annotation_id, facts_of(session, row), "edit"
+        )
+        try:
+            with recorded(
+                session, checked, "edit", annotation=annotation_id, reverted_to=target
+            ) as made:
+                reverted = store.revert(
+                    session, annotation_id, version, target, current_principal().user_id
+                )
+                made["version"] = reverted.version
+        except store.StaleVersion as error:
+            raise stale(session, error) from error
+        response = jsonify(one_feature(session, reverted))
+    response.headers["ETag"] = f'"{reverted.version}"'
+    return response
+
+
+@bp.get("/images/<image_id>/annotations.geojson")
+def export_annotations(image_id: str) -> Response:
+    """What QuPath opens: the shared layer and the caller's drafts, ellipses as polygons."""
+    principal = current_principal()
+    with database().session() as session:
+        image, checked = authorize_on_image(session, "export", image_id)
+        rows = store.in_view(session, image_id, principal.user_id)
+        exported = [_exported(row) for row in rows]
+        with recorded(session, checked, "export", annotations=len(exported)):
+            document = geojson.write(exported)
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    response = Response(body, mimetype="application/geo+json")
+    filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in image.name)[:100]
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.geojson"'
+    return response
+
+
+def _exported(row: store.AnnotationRow) -> geojson.Exported:
+    from shapely.geometry import shape as to_shape
+
+    ellipse = None
+    if row.shape and row.kind == "ellipse":
+        (cx, cy), (rx, ry) = row.shape["center"], row.shape["radii"]
+        ellipse = Ellipse(cx, cy, rx, ry, row.shape.get("rotation", 0.0))
+    numbers = {
+        name: float(value)
+        for name, value in (row.measurements or {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    return geojson.Exported(
+        id=row.id,
+        shape=Checked(row.kind, to_shape(row.geometry), ellipse),
+        classification=row.classification,
+        color=row.color,
+        name=row.label,
+        locked=row.locked,
+        object_type=row.object_type,
+        measurements=numbers,
+    )
+
+
+@bp.post("/images/<image_id>/annotations/import")
+def import_annotations(image_id: str) -> tuple[Response, int]:
+    """A QuPath GeoJSON document onto the image: every feature imported or refused with the
+    reason; classes the organisation does not know keep their names."""
+    document = _document()
+    principal = current_principal()
+    with database().session() as session:
+        image, checked = authorize_on_image(session, "annotate", image_id)
+        canvas = canvas_of(image)
+        frame = frame_of(parse_frame(request.args.get("frame")), canvas)
+        layer = request.args.get("layer", "shared")
+        if layer not in store.LAYERS:
+            raise BadRequest('layer is "shared" or "draft".')
+        org_id = writer_org(checked, principal)
+        read = geojson.read(document)
+        if len(read) > IMPORT_LIMIT:
+            raise BadRequest(
+                f"The file holds {len(read)} features; at most {IMPORT_LIMIT} at once."
+            )
+        known = {row.name: row.color for row in classes_of(session, org_id)} if org_id else {}
+        values = _frame_values(image, frame)
+        drafts, report = _import_drafts(read, canvas, known, values)
+        with recorded(session, checked, "import", annotations=len(drafts)) as made:
+            ids = store.create_many(
+                session,
+                [draft for _index, draft in drafts],
+                image_id=image.id,
+                case_id=image.case_id,
+                frame=frame,
+                author_id=principal.user_id,
+                org_id=org_id,
+                layer=layer,
+            )
+            made["refused"] = len(report)
+    taken = [{"index": index, "id": new} for (index, _draft), new in zip(drafts, ids, strict=True)]
+    features = sorted([*taken, *report], key=lambda entry: int(entry["index"]))
+    summary = {"imported": len(taken), "refused": len(report), "features": features}
+    return jsonify(summary), 201 if taken else 200
+
+
+def _document() -> object:
+    try:
+        return request.get_json(silent=True)
+    except RecursionError as error:
+        raise BadRequest("the JSON is nested too deeply") from error
+
+
+def _frame_values(image: Image, frame: int | None) -> tuple[Any, str] | None:
+    if image.kind != "series" or frame is None:
+        return None
+    series = services().series.get(image.id)
+    return series.modality(frame), series.unit(frame)
+
+
+def _import_drafts(
+    read: list[geojson.Feature | geojson.Refused],
+    canvas: Canvas,
+    known: dict[str, str],
+    values: tuple[Any, str] | None,
+) -> tuple[list[tuple[int, store.Draft]], list[dict[str, Any]]]:
+    """Check each read feature against the image; what fails is reported, not stored."""
+    drafts: list[tuple[int, store.Draft]] = []
+    refused: list[dict[str, Any]] = []
+    for feature in read:
+        if isinstance(feature, geojson.Refused):
+            refused.append({"index": feature.index, "refused": feature.reason})
+            continue
+        try:
+            shape = check_shape(feature.kind, feature.geometry, canvas.bounds)
+        except InvalidGeometry as error:
+            refused.append({"index": feature.index, "refused": error.message})
+            continue
+        numbers = measured(shape, canvas, *(values or ()))
+        color = known.get(feature.classification or "") or feature.color
+        drafts.append(
+            (
+                feature.index,
+                store.Draft(
+                    kind=shape.kind,
+                    geometry=shape.geojson(),
+                    bbox=shape.bbox,
+                    classification=feature.classification,
+                    color=color,
+                    label=feature.name,
+                    locked=feature.locked,
+                    object_type=feature.object_type,
+                    measurements={**feature.measurements, **numbers},
+                ),
+            )
+        )
+    return drafts, refused
+
+
+# --- classes ----------------------------------------------------------------------------------
+
+
+def chosen_org(principal: Principal) -> str:
+    """The organisation whose list is meant: `?org=` (id or name), else the caller's first."""
+    wanted = request.args.get("org")
+    if wanted is None:
+        if not principal.memberships:
+            raise NotFound(UNKNOWN)
+        return principal.memberships[0].role.org_id
+    for membership in principal.memberships:
+        if wanted in (membership.role.org_id, membership.org_name):
+            return membership.role.org_id
+    raise NotFound(UNKNOWN)
+
+
+@bp.get("/classes")
+def list_classes() -> Response:
+    principal = current_principal()
+    org_id = chosen_org(principal)
+    authorize_organisation("list_classes", org_id)
+    with database().session() as session:
+        return jsonify([class_json(row) for row in classes_of(session, org_id)])
+
+
+@bp.post("/classes")
+def create_class() -> tuple[Response, int]:
+    data = json_object('send {"name", "color", "code"?}')
+    principal = current_principal()
+    org_id = chosen_org_for_admin(principal)
+    checked = authorize_organisation("manage_classes", org_id)
+    name = class_name(data.get("name"))
+    if name is None or len(name) > NAME_LIMIT:
+        raise BadRequest(f"Write the class name (at most {NAME_LIMIT} characters).")
+    color = normal_color(data.get("color"))
+    if color is None:
+        raise BadRequest("The colour is #rrggbb, e.g. #c83232.")
+    code = data.get("code")
+    if code is not None and not valid_code(code):
+        raise BadRequest("The SNOMED CT code is a concept id: 6 to 18 digits.")
+    with database().session() as session:
+        with recorded(session, checked, "manage", added_class=name):
+            row = add_class(session, org_id, name, color, code)
+        return jsonify(class_json(row)), 201
+
+
+def chosen_org_for_admin(principal: Principal) -> str:
+    """The organisation an admin manages: `?org=`, else the first where they are admin."""
+    if request.args.get("org") is not None:
+        return chosen_org(principal)
+    admin = next((m for m in principal.memberships if m.role.role == "admin"), None)
+    return admin.role.org_id if admin else chosen_org(principal)
+
+
+@bp.delete("/classes/<name>")
+def delete_class(name: str) -> Response:
+    principal = current_principal()
+    org_id = chosen_org_for_admin(principal)
+    checked = authorize_organisation("manage_classes", org_id)
+    with database().session() as session:
+        if len(name) > 255 or active_class(session, org_id, name) is None:
+            raise NotFound("no such class on your organisation's list")
+        with recorded(session, checked, "manage", retired_class=name):
+            retire_class(session, org_id, name)
+        return jsonify({"name": name, "retired": True})
