@@ -12,6 +12,8 @@ const copies = [
   ["openseadragon/build/openseadragon/openseadragon.min.js", "openseadragon/openseadragon.min.js"],
   ["openseadragon/build/openseadragon/images", "openseadragon/images"],
   ["socket.io-client/dist/socket.io.min.js", "socket.io/socket.io.min.js"],
+  // The annotation layer's spatial index (UMD build: importing it defines self.RBush).
+  ["rbush/rbush.min.js", "rbush/rbush.min.js"],
 ];
 
 rmSync(dist, { recursive: true, force: true });
