@@ -49,6 +49,8 @@ GEOMETRY_TYPES = {
 }
 MAX_VERTICES = 100_000
 MAX_GEOMETRY_BYTES = 4 * 1024 * 1024
+# No vertex of sane JSON takes more than this many bytes (two long numbers and brackets).
+SMALL_VERTEX_BYTES = 128
 ELLIPSE_VERTICES = 128
 POLYGONAL = ("Polygon", "MultiPolygon")
 FREEHAND_TOLERANCE = 0.5  # pixels: a brush stroke keeps its outline within half a pixel
@@ -101,6 +103,9 @@ class Checked:
     kind: str
     geometry: BaseGeometry
     ellipse: Ellipse | None = None
+    # The GeoJSON as it came in, when the check kept it as it was (an import of 100,000
+    # features need not write every one out again).
+    source: dict[str, Any] | None = None
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -108,6 +113,8 @@ class Checked:
         return float(minx), float(miny), float(maxx), float(maxy)
 
     def geojson(self) -> dict[str, Any]:
+        if self.source is not None:
+            return self.source
         return dict(shapely.geometry.mapping(self.geometry))
 
 
@@ -129,23 +136,35 @@ def check_shape(kind: str, geometry: object, bounds: Bounds, ellipse: object = N
     if parsed.geom_type not in GEOMETRY_TYPES[kind]:
         expected = " or ".join(GEOMETRY_TYPES[kind])
         raise InvalidGeometry(f"A {kind} is a GeoJSON {expected}, not a {parsed.geom_type}.")
-    parsed = _whole(parsed)
+    whole = _whole(parsed)
     if kind == "freehand":
-        parsed = _whole(parsed.simplify(FREEHAND_TOLERANCE, preserve_topology=True))
-    _on_image(parsed, bounds)
-    _not_degenerate(kind, parsed)
-    return Checked(kind, parsed)
+        whole = _whole(whole.simplify(FREEHAND_TOLERANCE, preserve_topology=True))
+    _on_image(whole, bounds)
+    _not_degenerate(kind, whole)
+    kept = whole is parsed and _plain(geometry, parsed)  # type: ignore[arg-type]
+    source = {"type": geometry["type"], "coordinates": geometry["coordinates"]} if kept else None  # type: ignore[index]
+    return Checked(kind, whole, source=source)
+
+
+def _plain(geometry: dict[str, Any], parsed: BaseGeometry) -> bool:
+    """Is the GeoJSON already as it is stored: 2-D coordinates and closed rings?"""
+    if parsed.has_z:
+        return False
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    if kind in ("Point", "LineString", "MultiPoint"):
+        return True
+    polygons = (
+        [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else None
+    )
+    if polygons is None:
+        return False
+    return all(list(ring[0]) == list(ring[-1]) for rings in polygons for ring in rings)
 
 
 def _parse(geometry: object) -> BaseGeometry:
     """GeoJSON geometry to shapely, refusing what is not sound JSON geometry."""
     if not isinstance(geometry, dict) or not isinstance(geometry.get("type"), str):
         raise InvalidGeometry("The geometry must be a GeoJSON object with a type.")
-    size = len(json.dumps(geometry, allow_nan=True))
-    if size > MAX_GEOMETRY_BYTES:
-        raise InvalidGeometry(
-            f"The geometry is {size} bytes of JSON; at most {MAX_GEOMETRY_BYTES} are stored."
-        )
     try:
         parsed = geojson_shape(geometry)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
@@ -157,6 +176,13 @@ def _parse(geometry: object) -> BaseGeometry:
     vertices = shapely.get_num_coordinates(parsed)
     if vertices > MAX_VERTICES:
         raise InvalidGeometry(f"The shape has {vertices} vertices; at most {MAX_VERTICES}.")
+    if vertices * SMALL_VERTEX_BYTES > MAX_GEOMETRY_BYTES:
+        # Only a shape with many vertices can reach the cap: the others are not measured.
+        size = len(json.dumps(geometry, allow_nan=True))
+        if size > MAX_GEOMETRY_BYTES:
+            raise InvalidGeometry(
+                f"The geometry is {size} bytes of JSON; at most {MAX_GEOMETRY_BYTES} are stored."
+            )
     if not _finite(parsed):
         raise InvalidGeometry("The coordinates must be finite numbers.")
     return parsed

@@ -34,6 +34,9 @@ class PixelSize:
 def measurements(shape: Checked, pixel: PixelSize | None) -> dict[str, float]:
     """Length, area and perimeter of a shape in physical units (pixels without a size)."""
     unit = pixel.unit if pixel else "px"
+    side = _square(pixel)
+    if side is not None and shape.ellipse is None:
+        return _scaled(shape.geometry, side, unit)
     physical = _physical(shape.geometry, pixel)
     result: dict[str, float] = {}
     if physical.geom_type in ("LineString", "MultiLineString"):
@@ -50,6 +53,28 @@ def _physical(geometry: BaseGeometry, pixel: PixelSize | None) -> BaseGeometry:
     if pixel is None:
         return geometry
     return scale(geometry, xfact=pixel.x, yfact=pixel.y, origin=(0, 0))
+
+
+def _square(pixel: PixelSize | None) -> float | None:
+    """The side of a square pixel, or None when pixels are not square (or unknown)."""
+    if pixel is None:
+        return 1.0
+    return pixel.x if pixel.x == pixel.y else None
+
+
+def _scaled(geometry: BaseGeometry, side: float, unit: str) -> dict[str, float]:
+    """On square pixels lengths scale by the side and areas by its square: no new shape."""
+    kind = geometry.geom_type
+    if kind in ("LineString", "MultiLineString"):
+        return {f"length_{unit}": geometry.length * side}
+    if kind in ("Polygon", "MultiPolygon"):
+        return {
+            f"area_{unit}2": geometry.area * side * side,
+            f"perimeter_{unit}": geometry.length * side,
+        }
+    if kind == "MultiPoint":
+        return {"count": float(len(geometry.geoms))}
+    return {}
 
 
 def _area(shape: Checked, physical: BaseGeometry, pixel: PixelSize | None) -> float:

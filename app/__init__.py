@@ -9,6 +9,7 @@ from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SessionInterface
 
 from app.api import (
+    annotating,
     audit,
     cases,
     directory,
@@ -21,7 +22,6 @@ from app.api import (
     static,
     tiles,
 )
-from app.api import annotating
 from app.auth import authenticate_request
 from app.config import load_config
 from app.errors import register_error_handlers

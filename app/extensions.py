@@ -3,10 +3,12 @@ change of who may see what bumps the policy epoch."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,9 +75,23 @@ def _table(row: object) -> str | None:
     return getattr(row, "__tablename__", None)
 
 
+def json_text(value: Any) -> str:
+    """JSON text for a column; what orjson does not take (big integers) goes to json."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets foreign keys and a busy timeout for concurrent writers."""
-    options: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+    options: dict[str, Any] = {
+        "future": True,
+        "pool_pre_ping": True,
+        # JSON columns (annotation geometry above all) through orjson: ten times faster.
+        "json_serializer": json_text,
+        "json_deserializer": orjson.loads,
+    }
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **options)

@@ -4,9 +4,9 @@ access log in the same transaction as the change itself."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +39,12 @@ from samsyn.errors import BadRequest, Conflict, NotFound, SamsynError
 
 bp = Blueprint("annotations", __name__, url_prefix="/api")
 IMPORT_LIMIT = 200_000
+
+
+@bp.before_request
+def signed_in() -> None:
+    """Every route here needs a signed-in user first: a stranger hears 401, nothing else."""
+    current_principal()
 
 
 class PreconditionRequired(SamsynError):
@@ -254,7 +260,13 @@ def list_annotations(image_id: str) -> Response:
     principal = current_principal()
     with database().session() as session:
         rows = store.in_view(session, image_id, principal.user_id, bbox, frame)
-        return jsonify({"type": "FeatureCollection", "features": features_json(session, rows)})
+        collection = {"type": "FeatureCollection", "features": features_json(session, rows)}
+    return json_response(collection)
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """A JSON response through orjson: a slide's 100,000 features in a fraction of the time."""
+    return Response(orjson.dumps(value), status=status, mimetype="application/json")
 
 
 @bp.post("/images/<image_id>/annotations")
@@ -455,8 +467,7 @@ def export_annotations(image_id: str) -> Response:
         exported = [_exported(row) for row in rows]
         with recorded(session, checked, "export", annotations=len(exported)):
             document = geojson.write(exported)
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    response = Response(body, mimetype="application/geo+json")
+    response = Response(orjson.dumps(document), mimetype="application/geo+json")
     filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in image.name)[:100]
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.geojson"'
     return response
@@ -527,10 +538,11 @@ def import_annotations(image_id: str) -> tuple[Response, int]:
 
 
 def _document() -> object:
+    """The uploaded GeoJSON (orjson reads a 30 MB file in a tenth of json's time)."""
     try:
-        return request.get_json(silent=True)
-    except RecursionError as error:
-        raise BadRequest("the JSON is nested too deeply") from error
+        return orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"The file is not JSON: {error}.") from error
 
 
 def _frame_values(image: Image, frame: int | None) -> tuple[Any, str] | None:

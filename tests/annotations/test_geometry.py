@@ -140,8 +140,14 @@ def test_too_many_vertices_are_refused() -> None:
 
 def test_ten_megabytes_of_coordinates_are_refused() -> None:
     ring = [[123456.123456789, 654321.987654321]] * 90_000
-    with pytest.raises(InvalidGeometry, match="bytes"):
+    with pytest.raises(InvalidGeometry, match="vertices"):
         check_shape("polygon", {"type": "Polygon", "coordinates": [ring, ring, ring]}, SLIDE)
+
+
+def test_a_shape_under_the_vertex_cap_is_still_held_to_the_byte_cap() -> None:
+    ring = [[-123456789.12345678, -987654321.12345678]] * 99_999
+    with pytest.raises(InvalidGeometry, match="bytes"):
+        check_shape("polygon", {"type": "Polygon", "coordinates": [ring]}, SLIDE)
 
 
 @pytest.mark.parametrize(
