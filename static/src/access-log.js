@@ -1,12 +1,15 @@
 // A patient's loggutdrag in plain words: which vårdgivare and vårdenhet opened their data, on
 // which day, when, what they did and why. The server groups it (app/extract.py: days → care
 // providers → units → lines, codes and names only, no ids); this page only puts it into words
-// from the message catalogue, the same words the PDF (/api/me/access-log.pdf) uses.
+// from the message catalogue, the same words the PDF (/api/me/access-log.pdf) uses. The
+// codes are put into words through maps of literal keys (extract.what.*, extract.why.*,
+// extract.role.*), so the catalogue test sees every one the page may ask for.
 import { getJson } from "./api.js";
 import { build, element, show, table } from "./dom.js";
 import { showNavigation, signedIn } from "./nav.js";
 import { signIn } from "./signin.js";
-import { currentLanguage, loadMessages, t, translatePage } from "./i18n.js";
+import { loadMessages, number, t, translatePage } from "./i18n.js";
+import { longDate, swedishClock } from "./time.js";
 
 const page = {
   summary: document.querySelector("#log-summary"),
@@ -16,25 +19,71 @@ const page = {
   refused: document.querySelector("#log-refused"),
 };
 
-/** 24-hour time in Stockholm: 14:05. */
-function clock(iso) {
-  return new Intl.DateTimeFormat("sv-SE", {
-    timeZone: "Europe/Stockholm", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-  }).format(new Date(iso));
+/** What was done (app/extract.py WHAT), in the patient's words. */
+function whatName(code) {
+  const names = {
+    viewed_images: t("extract.what.viewed_images"),
+    opened_case: t("extract.what.opened_case"),
+    looked_up: t("extract.what.looked_up"),
+    listed: t("extract.what.listed"),
+    shared: t("extract.what.shared"),
+    unshared: t("extract.what.unshared"),
+    created_case: t("extract.what.created_case"),
+    annotated: t("extract.what.annotated"),
+    edited: t("extract.what.edited"),
+    deleted: t("extract.what.deleted"),
+    exported: t("extract.what.exported"),
+    managed: t("extract.what.managed"),
+    opened_emergency: t("extract.what.opened_emergency"),
+    recorded_consent: t("extract.what.recorded_consent"),
+    recorded_block: t("extract.what.recorded_block"),
+    reviewed_log: t("extract.what.reviewed_log"),
+    wrote_report: t("extract.what.wrote_report"),
+    gave_opinion: t("extract.what.gave_opinion"),
+    sent_referral: t("extract.what.sent_referral"),
+    used_data: t("extract.what.used_data"),
+  };
+  return names[code] ?? names.used_data;
 }
 
-/** A line's time, or its from–to when it lasted past the minute. */
+/** Why it was allowed (app/extract.py why_of). */
+function whyName(code) {
+  const names = {
+    care: t("extract.why.care"),
+    second_opinion: t("extract.why.second_opinion"),
+    mdk: t("extract.why.mdk"),
+    teaching: t("extract.why.teaching"),
+    emergency: t("extract.why.emergency"),
+    consent: t("extract.why.consent"),
+    administration: t("extract.why.administration"),
+    log_review: t("extract.why.log_review"),
+  };
+  return names[code] ?? names.care;
+}
+
+/** The staff member's role, in lower case as it stands last on a line. */
+function roleName(role) {
+  const names = {
+    pathologist: t("extract.role.pathologist"),
+    radiologist: t("extract.role.radiologist"),
+    clinician: t("extract.role.clinician"),
+    admin: t("extract.role.admin"),
+    log_reviewer: t("extract.role.log_reviewer"),
+    teacher: t("extract.role.teacher"),
+    student: t("extract.role.student"),
+  };
+  return names[role] ?? t("extract.role.unknown");
+}
+
+/** A line's time (24-hour, Swedish time), or its from–to when it lasted past the minute. */
 function timeRange(line) {
-  const [start, end] = [clock(line.from), clock(line.to)];
+  const [start, end] = [swedishClock(line.from), swedishClock(line.to)];
   return start === end ? start : `${start}–${end}`;
 }
 
-/** "onsdag 2026-12-02": the weekday in the page's language and the ISO date. */
+/** "Onsdag 2026-12-02": the weekday in the page's language and the ISO date. */
 function dayHeading(day) {
-  const noon = new Date(`${day}T12:00:00Z`);
-  const locale = currentLanguage() === "sv" ? "sv-SE" : "en-GB";
-  const weekday = new Intl.DateTimeFormat(locale, { weekday: "long", timeZone: "Europe/Stockholm" }).format(noon);
-  return `${weekday} ${day}`;
+  return longDate(`${day}T12:00:00Z`);
 }
 
 function lowerFirst(text) {
@@ -43,11 +92,11 @@ function lowerFirst(text) {
 
 /** What, why and role of a line as the catalogue says them (as app/extract.py line_words). */
 function words(line) {
-  let what = t(`extract.what.${line.what}`);
-  if (line.count > 1 && line.what !== "viewed_images") what += ` (${t("extract.times", { count: line.count })})`;
-  const reasons = line.why.map((reason) => t(`extract.why.${reason}`));
+  let what = whatName(line.what);
+  if (line.count > 1 && line.what !== "viewed_images") what += ` (${t("extract.times", { count: number(line.count, 0) })})`;
+  const reasons = line.why.map(whyName);
   const why = [reasons[0], ...reasons.slice(1).map(lowerFirst)].join(", ");
-  return { what, why, role: t(`extract.role.${line.role ?? "unknown"}`) };
+  return { what, why, role: roleName(line.role) };
 }
 
 function placeRow(org, unit) {
@@ -81,7 +130,7 @@ function daySection(day) {
 function summarise(extract) {
   if (extract.days.length === 0) return t("extract.empty");
   const orgs = [...new Set(extract.days.flatMap((day) => day.orgs.map((org) => org.org ?? t("extract.no_org"))))];
-  const values = { days: extract.days.length, from: extract.from, to: extract.to, orgs: orgs.join(", ") };
+  const values = { days: number(extract.days.length, 0), from: extract.from, to: extract.to, orgs: orgs.join(", ") };
   return t(extract.from === extract.to ? "extract.summary_one_day" : "extract.summary", values);
 }
 

@@ -1,4 +1,6 @@
-// Talking to the samsyn server: JSON in, JSON out, errors as ApiError with the server's message.
+// Talking to the samsyn server: JSON in, JSON out, errors as ApiError with the server's message
+// (the server's own words stay as they are; only what this file says itself is translated).
+import { t } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -28,8 +30,7 @@ async function request(url, options = {}) {
   try {
     response = await fetch(url, { credentials: "same-origin", ...options });
   } catch {
-    const text = "The samsyn server could not be reached. Check your connection and reload.";
-    throw new ApiError(0, "network", text);
+    throw new ApiError(0, "network", t("api.unreachable"));
   }
   const body = await response.json().catch(() => null);
   if (response.status === 401 && sessionEnded(url)) signInAgain();
@@ -37,7 +38,7 @@ async function request(url, options = {}) {
     throw new ApiError(
       response.status,
       body?.error ?? `http_${response.status}`,
-      body?.message ?? `The server answered ${response.status} ${response.statusText}.`,
+      body?.message ?? t("api.failed", { status: `${response.status} ${response.statusText}`.trim() }),
     );
   }
   return body;

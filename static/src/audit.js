@@ -1,29 +1,90 @@
 // The access log for log reviewers: filters, entries (Swedish time, UTC on hover), CSV export
-// with the same filters, rule-based alerts and the state of the log's hash chain.
+// with the same filters, rule-based alerts and the state of the log's hash chain. Every word
+// comes from the catalogue (audit.*), loaded once the reviewer is known; the log's codes
+// (actions, outcomes, kinds of resource) are put into words through maps of literal keys, so
+// the catalogue test sees each of them, and an unknown code is shown as it is.
 import { getJson } from "./api.js";
 import { build, cell, element, link, show, table } from "./dom.js";
 import { purposeName } from "./case-format.js";
+import { loadMessages, number, t, translatePage } from "./i18n.js";
 import { hasRole, roleName, showNavigation, signedIn } from "./nav.js";
 import { normalize, problem } from "./personnummer.js";
 import { signIn } from "./signin.js";
-import { fromSwedish, swedish, utc } from "./time.js";
+import { fromSwedish, swedish, utc, wallClock } from "./time.js";
 
 const FILTERS = ["patient", "user", "org", "action", "from", "to", "limit"];
 const ALERTS_SHOWN = 12;
-const RULES = {
-  emergency_access: "Emergency access",
-  access_without_relation: "Refused access",
-  own_record: "Own record opened",
-  high_volume: "Many patients in one day",
-  after_hours: "Outside office hours",
-};
-const RULE_HELP = {
-  emergency_access: "Nödåtkomst: check that the reason holds.",
-  access_without_relation: "Someone tried to open data without a care relation, or blocked data (spärr).",
-  own_record: "A member of staff opened their own record.",
-  high_volume: "One user opened many different patients on one day.",
-  after_hours: "Access to patient data on a weekend or outside 07–19 Swedish time.",
-};
+// The alert rules in the order their tabs stand (app/api/audit.py alert_rules).
+const RULE_ORDER = ["emergency_access", "access_without_relation", "consent_access", "own_record", "high_volume", "after_hours"];
+
+/** A rule's tab label and the help line under it. */
+function ruleWords(rule) {
+  const words = {
+    emergency_access: [t("audit.rule.emergency_access"), t("audit.rule_help.emergency_access")],
+    access_without_relation: [t("audit.rule.access_without_relation"), t("audit.rule_help.access_without_relation")],
+    consent_access: [t("audit.rule.consent_access"), t("audit.rule_help.consent_access")],
+    own_record: [t("audit.rule.own_record"), t("audit.rule_help.own_record")],
+    high_volume: [t("audit.rule.high_volume"), t("audit.rule_help.high_volume")],
+    after_hours: [t("audit.rule.after_hours"), t("audit.rule_help.after_hours")],
+  };
+  return words[rule] ?? [rule, ""];
+}
+
+/** The log's action code as the reviewer reads it ("view" → "öppnade"). */
+function actionName(action) {
+  const names = {
+    list: t("audit.action.list"),
+    view: t("audit.action.view"),
+    render: t("audit.action.render"),
+    export: t("audit.action.export"),
+    share: t("audit.action.share"),
+    revoke: t("audit.action.revoke"),
+    annotate: t("audit.action.annotate"),
+    edit: t("audit.action.edit"),
+    edit_case: t("audit.action.edit_case"),
+    create_case: t("audit.action.create_case"),
+    delete: t("audit.action.delete"),
+    manage: t("audit.action.manage"),
+    view_patient: t("audit.action.view_patient"),
+    emergency_access: t("audit.action.emergency_access"),
+    block: t("audit.action.block"),
+    consent: t("audit.action.consent"),
+    read_log: t("audit.action.read_log"),
+    read_own_log: t("audit.action.read_own_log"),
+    verify: t("audit.action.verify"),
+    search_directory: t("audit.action.search_directory"),
+    report: t("audit.action.report"),
+    sign: t("audit.action.sign"),
+    addendum: t("audit.action.addendum"),
+    referral: t("audit.action.referral"),
+  };
+  return names[action] ?? action ?? "";
+}
+
+function outcomeName(outcome) {
+  const names = {
+    allowed: t("audit.outcome.allowed"),
+    denied: t("audit.outcome.denied"),
+    failed: t("audit.outcome.failed"),
+  };
+  return names[outcome] ?? outcome ?? "";
+}
+
+/** The kind before the id in a resource or basis ("case:0ba8…", "share:5a5a…+consent:…"). */
+function kindName(kind) {
+  const names = {
+    case: t("audit.kind.case"),
+    image: t("audit.kind.image"),
+    patient: t("audit.kind.patient"),
+    access_log: t("audit.kind.access_log"),
+    own_org: t("audit.kind.own_org"),
+    share: t("audit.kind.share"),
+    consent: t("audit.kind.consent"),
+    emergency: t("audit.kind.emergency"),
+    own_record: t("audit.kind.own_record"),
+  };
+  return names[kind] ?? kind;
+}
 
 const page = {
   form: document.querySelector("#filters"),
@@ -50,18 +111,25 @@ function fillForm(params) {
   }
 }
 
+/** A typed time as fromSwedish reads it; throws Error naming the field when it is not one. */
+function timeOf(text, field) {
+  const time = wallClock(text);
+  if (!time) throw new Error(t("audit.filter.time_problem", { field }));
+  return time;
+}
+
 /** The API's query for the form's values; throws Error with a reason when a value is wrong. */
 function apiQuery(values) {
   const query = new URLSearchParams();
   if (values.patient) {
     const wrong = problem(values.patient);
-    if (wrong) throw new Error(`Patient: ${wrong}`);
+    if (wrong) throw new Error(t("audit.filter.patient_problem", { problem: wrong }));
     query.set("patient", normalize(values.patient));
   }
   for (const name of ["user", "org", "action"]) if (values[name]) query.set(name, values[name]);
-  if (values.from) query.set("from", fromSwedish(values.from));
-  if (values.to) query.set("to", fromSwedish(values.to, true));
-  if (values.from && values.to && query.get("from") > query.get("to")) throw new Error("From lies after To.");
+  if (values.from) query.set("from", fromSwedish(timeOf(values.from, t("audit.filter.from"))));
+  if (values.to) query.set("to", fromSwedish(timeOf(values.to, t("audit.filter.to")), true));
+  if (values.from && values.to && query.get("from") > query.get("to")) throw new Error(t("audit.filter.order"));
   query.set("limit", values.limit || "500");
   return query;
 }
@@ -83,31 +151,36 @@ function stack(first, second, className = "muted small") {
 }
 
 function userBlock(entry) {
-  const hsa = entry.user_hsa_id ? element("span", "muted small nowrap", entry.user_hsa_id)
-    : element("span", "muted small missing-hsa", "no HSA-id");
+  // An HSA-id may break after its hyphen ("SE…-" over the name) to leave room for the client.
+  const hsa = entry.user_hsa_id ? element("span", "muted small", entry.user_hsa_id)
+    : element("span", "muted small missing-hsa", t("audit.entry.no_hsa"));
   return build("div", { className: "stack" }, element("span", null, entry.user_name ?? entry.username ?? ""), hsa);
 }
 
-/** "case:0ba8…" as the kind over the id, so ids neither wrap mid-way nor widen the table. */
+/** "case:0ba8…" as the kind (a word, in the page's font) over the id (code, in mono), so
+ * ids neither wrap mid-way nor widen the table. */
 function reference(text) {
   if (!text) return "";
   const lines = text.split("+").flatMap((part) => {
     const [kind, id] = part.split(/:(.*)/s);
-    return id ? [element("span", null, kind), element("span", "muted nowrap", id)] : [element("span", null, kind)];
+    const word = element("span", null, kindName(kind));
+    return id ? [word, element("span", "mono muted nowrap", id)] : [word];
   });
   return build("div", { className: "stack" }, lines);
 }
 
 function actionCell(entry) {
   const reason = entry.action === "emergency_access" ? entry.detail?.reason : null;
-  const box = stack(entry.action, reason ? `Reason: ${reason}` : null, "small emergency-reason");
-  if (entry.flagged) box.prepend(build("span", { className: "flag", textContent: "Flagged", title: "Flagged for follow-up by a log reviewer" }));
+  const box = stack(actionName(entry.action), reason ? t("audit.entry.reason", { reason }) : null, "small emergency-reason");
+  if (entry.flagged) {
+    box.prepend(build("span", { className: "flag", textContent: t("audit.entry.flagged"), title: t("audit.entry.flagged_title") }));
+  }
   return cell(box);
 }
 
 function outcomeCell(entry) {
-  const badge = element("span", `outcome outcome-${entry.outcome}`, entry.outcome);
-  const why = entry.detail?.reason && entry.action !== "emergency_access" ? `Decision: ${entry.detail.reason}` : "";
+  const badge = element("span", `outcome outcome-${entry.outcome}`, outcomeName(entry.outcome));
+  const why = entry.detail?.reason && entry.action !== "emergency_access" ? t("audit.entry.decision", { reason: entry.detail.reason }) : "";
   return cell(badge, null, why);
 }
 
@@ -120,51 +193,65 @@ function entryRow(entry) {
   tr.append(
     cell(String(entry.seq), "muted small seq"),
     time,
-    cell(userBlock(entry), null, `User name: ${entry.username ?? "none"}`),
+    cell(userBlock(entry), null, t("audit.entry.username", { username: entry.username ?? t("audit.entry.no_username") })),
     cell(entry.role ? roleName(entry.role) : ""),
     cell(stack(entry.org_name, entry.unit_name)),
     cell(personnummer(entry.patient), "nowrap pnr"),
-    cell(reference(entry.resource), "mono small"),
+    cell(reference(entry.resource), "small"),
     actionCell(entry),
     cell(purposeName(entry.purpose)),
     outcomeCell(entry),
-    cell(reference(entry.basis), "mono small"),
+    cell(reference(entry.basis), "small"),
     cell(entry.client ?? "", "mono small nowrap"),
   );
   return tr;
 }
 
+function countText(entries, limit) {
+  if (entries.length === 1) return t("audit.entries.one");
+  const count = number(entries.length, 0);
+  const many = t("audit.entries.many", { count });
+  return entries.length >= Number(limit) ? `${many} ${t("audit.entries.more", { count })}` : many;
+}
+
+function columnLabels() {
+  return [
+    "#", t("audit.column.time"), t("audit.column.user"), t("audit.column.role"), t("audit.column.place"),
+    t("audit.column.patient"), t("audit.column.resource"), t("audit.column.action"), t("audit.column.purpose"),
+    t("audit.column.outcome"), t("audit.column.basis"), t("audit.column.client"),
+  ];
+}
+
 function showEntries(entries, limit) {
-  const more = entries.length >= Number(limit) ? ` (the newest ${entries.length}; narrow the filter or raise the limit to see older ones)` : "";
-  page.count.textContent = entries.length === 1 ? "1 entry" : `${entries.length} entries, last logged first${more}`;
-  page.count.title = "# is the entry's place in the log. Looking at an image is logged as one entry when the viewing ends, " +
-    "with the time it began, so times may be out of order.";
+  page.count.textContent = countText(entries, limit);
+  page.count.title = t("audit.entries.count_title");
   if (entries.length === 0) {
     page.count.textContent = "";
-    page.entries.replaceChildren(element("p", "notice", "No entries match these filters."));
+    page.entries.replaceChildren(element("p", "notice", t("audit.entries.none")));
     return;
   }
-  const labels = ["#", "Time", "User", "Role", "Organisation / unit", "Patient", "Resource", "Action", "Purpose", "Outcome", "Basis", "Client"];
-  page.entries.replaceChildren(table(labels, entries.map(entryRow), "data-table audit-table"));
+  page.entries.replaceChildren(table(columnLabels(), entries.map(entryRow), "data-table audit-table"));
 }
 
 /* Alerts */
 
 function alertText(alert) {
-  if (alert.rule === "high_volume") return `${alert.user} opened ${alert.patients} different patients on ${alert.day}`;
+  if (alert.rule === "high_volume") {
+    return t("audit.alerts.high_volume", { user: alert.user, patients: number(alert.patients, 0), day: alert.day });
+  }
   const e = alert.entry;
   const who = e.user_name ? `${e.user_name} (${e.username})` : e.username;
-  const patient = e.patient ? ` · patient ${personnummer(e.patient)}` : "";
-  const reason = e.action === "emergency_access" && e.detail?.reason ? ` · “${e.detail.reason}”` : "";
-  return `${who}${patient} · ${e.action} · ${e.outcome}${reason}`;
+  const patient = e.patient ? t("audit.alerts.patient", { patient: personnummer(e.patient) }) : null;
+  const reason = e.action === "emergency_access" && e.detail?.reason ? `“${e.detail.reason}”` : null;
+  return [who, patient, actionName(e.action), outcomeName(e.outcome), reason].filter(Boolean).join(" · ");
 }
 
 function narrowTo(alert) {
   page.form.reset();
   if (alert.rule === "high_volume") {
     page.form.user.value = alert.user;
-    page.form.from.value = `${alert.day}T00:00`;
-    page.form.to.value = `${alert.day}T23:59`;
+    page.form.from.value = `${alert.day} 00:00`;
+    page.form.to.value = `${alert.day} 23:59`;
   } else {
     page.form.user.value = alert.entry.username ?? "";
     page.form.patient.value = personnummer(alert.entry.patient ?? "");
@@ -176,7 +263,7 @@ function alertItem(alert) {
   const item = build("li", { className: `alert alert-${alert.rule}`, data: { testid: "alert", rule: alert.rule } });
   const when = alert.entry ? element("span", "alert-time", swedish(alert.entry.at)) : element("span", "alert-time", alert.day);
   if (alert.entry) when.title = utc(alert.entry.at);
-  const narrow = build("button", { type: "button", className: "link-button", textContent: "Show entries" });
+  const narrow = build("button", { type: "button", className: "link-button", textContent: t("audit.alerts.show_entries") });
   narrow.addEventListener("click", () => narrowTo(alert));
   item.append(when, element("span", "alert-text", alertText(alert)), narrow);
   return item;
@@ -190,19 +277,20 @@ function alertList(alerts, all) {
 
 function showAlerts(alerts) {
   if (alerts.length === 0) {
-    page.alerts.replaceChildren(element("p", "muted", "No alerts for these filters."));
+    page.alerts.replaceChildren(element("p", "muted", t("audit.alerts.none")));
     return;
   }
-  const byRule = Object.keys(RULES).map((rule) => [rule, alerts.filter((a) => a.rule === rule)]).filter(([, list]) => list.length);
+  const unknown = [...new Set(alerts.map((a) => a.rule))].filter((rule) => !RULE_ORDER.includes(rule));
+  const byRule = [...RULE_ORDER, ...unknown].map((rule) => [rule, alerts.filter((a) => a.rule === rule)]).filter(([, list]) => list.length);
   const tabs = element("div", "rule-tabs");
   tabs.setAttribute("role", "tablist");
   const body = element("div", "rule-body");
   const select = (rule, list, all = false) => {
     tabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.rule === rule)));
-    const help = element("p", "muted small rule-help", RULE_HELP[rule]);
+    const help = element("p", "muted small rule-help", ruleWords(rule)[1]);
     const nodes = [help, alertList(list, all)];
     if (!all && list.length > ALERTS_SHOWN) {
-      const more = build("button", { type: "button", className: "link-button", textContent: `Show all ${list.length}` });
+      const more = build("button", { type: "button", className: "link-button", textContent: t("audit.alerts.show_all", { count: number(list.length, 0) }) });
       more.addEventListener("click", () => select(rule, list, true));
       nodes.push(more);
     }
@@ -210,7 +298,7 @@ function showAlerts(alerts) {
   };
   for (const [rule, list] of byRule) {
     const tab = build("button", { type: "button", className: `rule-tab rule-${rule}`, data: { rule, testid: "alert-rule" } },
-      element("span", null, RULES[rule]), element("span", "rule-count", String(list.length)));
+      element("span", null, ruleWords(rule)[0]), element("span", "rule-count", number(list.length, 0)));
     tab.setAttribute("role", "tab");
     tab.addEventListener("click", () => select(rule, list));
     tabs.append(tab);
@@ -225,11 +313,13 @@ function showChain(verdict) {
   page.chain.classList.toggle("chain-broken", !verdict.ok);
   page.chain.classList.toggle("chain-ok", verdict.ok);
   if (verdict.ok) {
-    page.chain.textContent = `✓ Access log intact: ${verdict.entries} entries, hash chain checked`;
-    page.chain.title = "Every entry carries the hash of the one before it; none was changed, removed or reordered.";
+    page.chain.textContent = verdict.entries === 1
+      ? t("audit.chain.intact_one")
+      : t("audit.chain.intact", { entries: number(verdict.entries, 0) });
+    page.chain.title = t("audit.chain.intact_title");
   } else {
-    page.chain.textContent = `⚠ Access log damaged at entry #${verdict.broken_seq}: ${verdict.reason}. ` +
-      `Entries from #${verdict.broken_seq} on cannot be trusted; report this to your security officer.`;
+    // The reason is the server's own sentence (API messages stay English).
+    page.chain.textContent = t("audit.chain.broken", { seq: verdict.broken_seq, reason: verdict.reason });
     page.chain.setAttribute("role", "alert");
   }
 }
@@ -241,10 +331,10 @@ async function refuse(error) {
   page.chain.hidden = true;
   const { user } = await signedIn();
   const message = page.refused.querySelector("[data-field=message]");
-  message.textContent = `You are signed in as ${user.name} (${user.roles.map((r) => roleName(r.role)).join(", ")}). ` +
-    `The access log is read by the organisation's log reviewers only (the server answered: ${error.message}).`;
+  const roles = user.roles.map((r) => roleName(r.role)).join(", ");
+  message.textContent = t("audit.refused.message", { name: user.name, roles, message: error.message });
   if (hasRole(user, "patient")) {
-    message.append(" To see who has accessed your own data, open ", link("My access log", "/my/access-log"), ".");
+    message.append(` ${t("audit.refused.patient")} `, link(t("audit.refused.patient_link"), "/my/access-log"), ".");
   }
   page.refused.hidden = false;
 }
@@ -261,7 +351,7 @@ async function search() {
   const shown = pageQuery(values).toString();
   history.replaceState(null, "", shown ? `/audit?${shown}` : "/audit");
   page.csv.href = `/api/audit?${query}&format=csv`;
-  page.count.textContent = "Loading entries…";
+  page.count.textContent = t("audit.entries.loading");
   const alertQuery = new URLSearchParams(query);
   alertQuery.delete("limit");
   const [entries, alerts] = await Promise.allSettled([
@@ -275,10 +365,10 @@ async function search() {
   else if (entries.reason.status === 403) return refuse(entries.reason);
   else {
     page.count.textContent = "";
-    show(page.banner, `The log could not be searched: ${entries.reason.message}`);
+    show(page.banner, t("audit.entries.failed", { message: entries.reason.message }));
   }
   if (alerts.status === "fulfilled") showAlerts(alerts.value);
-  else page.alerts.replaceChildren(element("p", "form-error", `Alerts could not be loaded: ${alerts.reason.message}`));
+  else page.alerts.replaceChildren(element("p", "form-error", t("audit.alerts.failed", { message: alerts.reason.message })));
 }
 
 async function checkChain() {
@@ -286,19 +376,30 @@ async function checkChain() {
     showChain(await getJson("/api/audit/verify"));
   } catch (error) {
     if (error.status === 403) return refuse(error);
-    page.chain.textContent = `The hash chain could not be checked: ${error.message}`;
+    page.chain.textContent = t("audit.chain.failed", { message: error.message });
     page.chain.classList.add("chain-broken");
   }
 }
 
+/** The limits in the page's number style ("1 000" in Swedish, "1,000" in English). */
+function numberLimits() {
+  for (const option of page.form.limit.options) option.textContent = number(Number(option.value), 0);
+}
+
 async function start() {
+  let me;
   try {
-    await signedIn();
+    me = await signedIn();
   } catch (error) {
+    await loadMessages();
+    translatePage();
     if (error.status !== 401) return show(page.banner, error.message);
     await signIn(document.querySelector("#signin-slot"));
     return location.reload();
   }
+  await loadMessages(me.user.language);
+  translatePage();
+  numberLimits();
   showNavigation();
   fillForm(new URLSearchParams(location.search));
   page.form.addEventListener("submit", (event) => {

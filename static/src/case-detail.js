@@ -1,6 +1,6 @@
 // One case: who it belongs to, its images (into the viewer), and who it is shared with.
 import { getJson, send } from "./api.js";
-import { build, cell, element, show, table } from "./dom.js";
+import { build, cell, element, sayWhenMissing, show, table } from "./dom.js";
 import { accessBadge, ownerBlock, patientBlock, purposeName, statusBadge } from "./case-format.js";
 import { confirmAction } from "./confirm.js";
 import { CARE_ROLES, hasRole } from "./nav.js";
@@ -47,11 +47,11 @@ function showFacts(item) {
   page.title.textContent = item.title;
   document.title = `${item.title} · samsyn`;
   page.facts.replaceChildren(
-    ...fact("Patient", patientBlock(item.patient)),
-    ...fact("Owned by", ownerBlock(item.org, item.unit)),
-    ...fact("Purpose", purposeName(item.purpose)),
-    ...fact("Your access", accessBadge(item.access)),
-    ...fact("Created", created(item)),
+    ...fact(t("cases.fact.patient"), patientBlock(item.patient)),
+    ...fact(t("cases.fact.owner"), ownerBlock(item.org, item.unit)),
+    ...fact(t("cases.fact.purpose"), purposeName(item.purpose)),
+    ...fact(t("cases.fact.access"), accessBadge(item.access)),
+    ...fact(t("cases.fact.created"), created(item)),
   );
 }
 
@@ -65,7 +65,7 @@ async function loadCase(id, user) {
     return { item: await getJson(`/api/cases/${encodeURIComponent(id)}`), limited: false };
   }
   const listed = (await getJson("/api/cases")).find((item) => item.id === id);
-  if (!listed) throw Object.assign(new Error("no such resource, or you may not see it"), { status: 404 });
+  if (!listed) throw Object.assign(new Error(t("cases.detail.not_listed")), { status: 404 });
   return { item: listed, limited: true };
 }
 
@@ -94,21 +94,25 @@ function identityWarning(image) {
   return box;
 }
 
+function kindName(image) {
+  return image?.kind === "series" ? t("cases.images.series") : t("cases.images.slide");
+}
+
 function imageCard(id, image, limited) {
   const href = `/viewer/${encodeURIComponent(id)}`;
   const card = build("li", { className: "image-card compact", data: { testid: "case-image", imageId: id } });
   const name = image?.name ?? id;
   const picture = build("img", {
     src: `/api/images/${encodeURIComponent(id)}/associated/thumbnail.jpg`,
-    alt: `Overview of ${name}`,
+    alt: t("cases.images.alt", { name }),
     loading: "lazy",
   });
   const thumbnail = build(limited ? "div" : "a", limited ? { className: "thumbnail" } : { className: "thumbnail", href, tabIndex: -1 }, picture);
-  picture.addEventListener("error", () => thumbnail.classList.add("missing"));
+  sayWhenMissing(picture, t("images.no_overview"));
   const title = element("h3", "image-name");
   title.append(limited ? name : build("a", { href, textContent: name }));
   const modality = image?.modality ? ` · ${image.modality}` : "";
-  const kind = element("span", "kind", `${t(image?.kind === "series" ? "cases.images.series" : "cases.images.slide")}${modality}`);
+  const kind = element("span", "kind", `${kindName(image)}${modality}`);
   card.append(thumbnail, kind, title);
   const warning = identityWarning(image);
   if (warning) {
@@ -174,7 +178,7 @@ async function showLooseImages(item, me) {
   if (loose.length === 0) return;
   page.loose.replaceChildren(...loose.map((image) => {
     const box = build("input", { type: "checkbox", value: image.id, name: "image" });
-    const kind = t(image.kind === "series" ? "cases.images.series" : "cases.images.slide");
+    const kind = kindName(image);
     return build("label", { className: "check loose-image", data: { testid: "loose-image", imageId: image.id } },
       box, ` ${image.name} `, element("span", "muted small", kind));
   }));
@@ -255,15 +259,17 @@ function setUpFrameEditing(item, me) {
 /* Sharing */
 
 function recipient(share) {
-  if (share.org) return ["Organisation", share.org];
-  if (share.unit) return ["Unit", share.unit];
-  return ["Person", share.user];
+  if (share.org) return [t("cases.share.kind.org"), share.org];
+  if (share.unit) return [t("cases.share.kind.unit"), share.unit];
+  return [t("cases.share.kind.user"), share.user];
 }
 
 function state(share) {
-  if (share.revoked) return { text: `Revoked ${swedish(share.revoked)}`, kind: "revoked", title: utc(share.revoked) };
-  if (!share.active) return { text: "Expired", kind: "expired" };
-  return { text: "Active", kind: "active" };
+  if (share.revoked) {
+    return { text: t("cases.share.revoked", { date: swedish(share.revoked) }), kind: "revoked", title: utc(share.revoked) };
+  }
+  if (!share.active) return { text: t("cases.share.expired"), kind: "expired" };
+  return { text: t("cases.share.active"), kind: "active" };
 }
 
 function timeCell(iso) {
@@ -278,7 +284,7 @@ function shareRow(share, onRevoke) {
   if (status.title) badge.title = status.title;
   const actions = element("td", "actions");
   if (share.active) {
-    const revoke = build("button", { type: "button", className: "danger-outline", textContent: "Revoke" });
+    const revoke = build("button", { type: "button", className: "danger-outline", textContent: t("cases.share.revoke") });
     revoke.dataset.testid = "revoke-share";
     revoke.addEventListener("click", () => onRevoke(share, name));
     actions.append(revoke);
@@ -295,17 +301,17 @@ function orderShares(shares) {
 
 function renderShares(shares, onRevoke) {
   if (shares.length === 0) {
-    page.shares.replaceChildren(element("p", "muted", "Not shared: only the owning organisation sees this case."));
+    page.shares.replaceChildren(element("p", "muted", t("cases.share.none")));
     return;
   }
-  const labels = ["Shared with", "Purpose", "Until", "Shared on", "Status", ""];
+  const labels = [t("cases.share.column.recipient"), t("cases.share.column.purpose"), t("cases.share.column.until"),
+    t("cases.share.column.created"), t("cases.share.column.status"), ""];
   page.shares.replaceChildren(table(labels, orderShares(shares).map((s) => shareRow(s, onRevoke)), "data-table shares-table"));
 }
 
 function refusal(item, error) {
-  const who = item.org ? `${item.org}'s` : "the owning organisation's";
-  const why = error ? ` The server answered: ${error.message}.` : "";
-  return `Only ${who} care staff and administrators can see and change who this case is shared with.${why}`;
+  const who = item.org ? t("cases.share.refused_org", { org: item.org }) : t("cases.share.refused");
+  return error ? `${who} ${t("cases.share.server_said", { message: error.message })}` : who;
 }
 
 function refuseSharing(item, error) {
@@ -382,8 +388,8 @@ function setUpForm(item, me, reload) {
     show(error, "");
     const name = form.name.value.trim();
     const until = fromSwedish(form.until.value, true);
-    if (!name) return show(error, "Name the organisation, unit or person to share with.");
-    if (!until) return show(error, "Choose the last day of the share.");
+    if (!name) return show(error, t("cases.share.need_name"));
+    if (!until) return show(error, t("cases.share.need_until"));
     const body = { [form.kind.value]: name, until, purpose: form.purpose.value };
     if (item.patient?.protected_identity) body.confirm_protected = form.confirm_protected.checked;
     const submit = form.querySelector("[type=submit]");
@@ -406,16 +412,16 @@ async function loadShares(item, me) {
   const url = `/api/cases/${encodeURIComponent(item.id)}/shares`;
   const onRevoke = async (share, name) => {
     const yes = await confirmAction({
-      title: `Revoke the share with ${name}?`,
-      message: "Their access ends at once, also for anyone looking at the images right now. The case stays as it is.",
-      confirm: "Revoke share",
+      title: t("cases.share.revoke_title", { name }),
+      message: t("cases.share.revoke_message"),
+      confirm: t("cases.share.revoke_confirm"),
     });
     if (!yes) return;
     try {
       await send("DELETE", `${url}/${encodeURIComponent(share.id)}`, undefined, me.csrf_token);
-      show(page.status, `The share with ${name} is revoked.`);
+      show(page.status, t("cases.share.revoke_done", { name }));
     } catch (failure) {
-      show(page.status, `The share could not be revoked: ${failure.message}`);
+      show(page.status, t("cases.share.revoke_failed", { message: failure.message }));
     }
     await reload();
   };
@@ -431,9 +437,9 @@ async function loadShares(item, me) {
 
 function showFailure(error) {
   const what = {
-    403: "You may not open this case",
-    404: "This case was not found, or it is not shared with you",
-  }[error.status] ?? "The case could not be loaded";
+    403: () => t("cases.detail.forbidden"),
+    404: () => t("cases.detail.not_found"),
+  }[error.status]?.() ?? t("cases.detail.failed");
   page.title.textContent = what;
   show(page.banner, `${what}: ${error.message}`);
   page.section.querySelectorAll(".panel").forEach((panel) => { panel.hidden = true; });

@@ -79,8 +79,7 @@ function render(items) {
   if (items.length === 0) {
     page.count.textContent = "";
     page.filters.hidden = true;
-    page.cases.replaceChildren(element("p", "notice",
-      "No cases yet. Cases of your unit, and cases other organisations share with you, will appear here."));
+    page.cases.replaceChildren(element("p", "notice", t("cases.none")));
     return;
   }
   page.filters.hidden = false;
@@ -90,7 +89,8 @@ function render(items) {
     page.cases.replaceChildren(element("p", "notice", t("cases.filter.none")));
     return;
   }
-  const labels = ["patient", "case", "from", "status", "sender", "updated"].map((key) => t(`cases.column.${key}`));
+  const labels = [t("cases.column.patient"), t("cases.column.case"), t("cases.column.from"),
+    t("cases.column.status"), t("cases.column.sender"), t("cases.column.updated")];
   const wrap = element("div", "table-scroll");
   wrap.append(table(labels, shown.map(row), "data-table cases-table worklist"));
   page.cases.replaceChildren(wrap);
@@ -110,7 +110,7 @@ function noteEmergencies(userId, items) {
 let cache = [];
 
 async function refresh(me) {
-  page.count.textContent = "Loading cases…";
+  page.count.textContent = t("cases.loading");
   try {
     cache = await getJson("/api/cases");
   } catch (error) {

@@ -16,9 +16,12 @@ async function start() {
   try {
     me = await signedIn();
   } catch (error) {
+    // No user yet: the language this browser last used, for the sign-in or the error.
+    await loadMessages();
+    translatePage();
     if (error.status !== 401) return show(document.querySelector("#error-banner"), error.message);
     await signIn(document.querySelector("#signin-slot"));
-    return location.reload();
+    return location.reload(); // now in the signed-in user's own language
   }
   await loadMessages(me.user.language);
   translatePage();

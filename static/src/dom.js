@@ -49,3 +49,9 @@ export function show(node, text) {
   node.textContent = text;
   node.hidden = !text;
 }
+
+/** When an overview picture fails (the image has none), a sentence in its place: the words
+ * come from the catalogue, which a stylesheet's ::after text could not. */
+export function sayWhenMissing(picture, text) {
+  picture.addEventListener("error", () => picture.replaceWith(element("span", "muted small", text)), { once: true });
+}

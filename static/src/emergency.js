@@ -1,6 +1,9 @@
 // Emergency access (nödåtkomst) grants of the signed-in user, kept for this browser tab only
 // (sessionStorage, cleared at sign-out) so a red banner stays on every page while one runs.
+// The banner's words come from the catalogue: every page loads it before showNavigation(),
+// which draws the banner, and the banner redraws itself with t() on every refresh.
 import { element } from "./dom.js";
+import { t } from "./i18n.js";
 import { swedish, remaining, utc } from "./time.js";
 
 const KEY = "samsyn.emergency";
@@ -40,8 +43,11 @@ export function forgetGrants() {
 
 function describe(grant) {
   const left = remaining(grant.until);
-  const who = grant.patient ? `Patient ${grant.patient}` : "One patient";
-  return `${who} until ${swedish(grant.until)}` + (left ? ` (${left} left)` : "");
+  const until = swedish(grant.until);
+  const who = grant.patient
+    ? t("patient.emergency.banner_patient", { patient: grant.patient, until })
+    : t("patient.emergency.banner_one", { until });
+  return left ? `${who} (${t("patient.emergency.left", { left })})` : who;
 }
 
 /** The red strip under the top bar; it updates itself and goes away when the grants end. */
@@ -64,10 +70,10 @@ export function showEmergencyBanner(userId) {
   }
   const lines = grants.map((grant) => {
     const line = element("span", "emergency-grant", describe(grant));
-    line.title = `Ends ${utc(grant.until)}`;
+    line.title = t("patient.emergency.ends", { utc: utc(grant.until) });
     return line;
   });
-  const note = element("span", "emergency-note", "Every access is logged and will be reviewed by a log reviewer.");
-  banner.replaceChildren(element("strong", "emergency-label", "Emergency access (nödåtkomst) active"), ...lines, note);
+  const note = element("span", "emergency-note", t("patient.emergency.note"));
+  banner.replaceChildren(element("strong", "emergency-label", t("patient.emergency.banner_label")), ...lines, note);
   if (!timer) timer = setInterval(() => showEmergencyBanner(userId), REFRESH_MS);
 }

@@ -1,5 +1,8 @@
 // The image list: every slide and series the signed-in user may see, with a way into the viewer.
 import { getJson } from "./api.js";
+import { element, sayWhenMissing } from "./dom.js";
+import { loadMessages, number, t, translatePage } from "./i18n.js";
+import { signedIn } from "./nav.js";
 import { signIn } from "./signin.js";
 import { showSignedInUser } from "./user.js";
 import * as format from "./format.js";
@@ -8,28 +11,47 @@ const content = document.querySelector("#content");
 const status = document.querySelector("#status");
 const banner = document.querySelector("#error-banner");
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
 function detail(label, value) {
   if (value == null || value === "") return [];
   return [element("dt", null, label), element("dd", null, value)];
+}
+
+/* The measurements with a decimal comma in Swedish: format.js writes them with a point. */
+
+function scannedArea(image) {
+  if (!image.mpp) return null;
+  const mm = (pixels, micronsPerPixel) => number((pixels * micronsPerPixel) / 1000, 1);
+  return `${mm(image.width, image.mpp[0])} × ${mm(image.height, image.mpp[1])} mm`;
+}
+
+function resolution(mpp) {
+  if (!mpp) return null;
+  const [x, y] = mpp.map((v) => Number(v.toPrecision(3)));
+  return x === y ? `${number(x, 4)} µm/px` : `${number(x, 4)} × ${number(y, 4)} µm/px`;
+}
+
+function fileSize(bytes) {
+  if (bytes == null) return null;
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${number(Number(value.toPrecision(3)), 2)} ${units[unit]}`;
 }
 
 function describe(image) {
   const list = element("dl", "facts");
   const source = [image.format, image.vendor].filter(Boolean).join(" · ");
   list.append(
-    ...detail("Format", source),
-    ...detail("Pixels", format.pixelSize(image.width, image.height)),
-    ...detail("Scanned area", format.physicalSize(image.width, image.height, image.mpp)),
-    ...detail("Resolution", format.micronsPerPixel(image.mpp)),
-    ...detail("Scanned at", format.objectivePower(image.objective_power)),
-    ...detail("File", format.bytes(image.size_bytes)),
+    ...detail(t("images.fact.format"), source),
+    ...detail(t("images.fact.pixels"), format.pixelSize(image.width, image.height)),
+    ...detail(t("images.fact.area"), scannedArea(image)),
+    ...detail(t("images.fact.resolution"), resolution(image.mpp)),
+    ...detail(t("images.fact.objective"), format.objectivePower(image.objective_power)),
+    ...detail(t("images.fact.file"), fileSize(image.size_bytes)),
   );
   return list;
 }
@@ -42,28 +64,27 @@ function card(image) {
   const thumbnail = Object.assign(element("a", "thumbnail"), { href, tabIndex: -1 });
   const picture = Object.assign(document.createElement("img"), {
     src: `/api/images/${encodeURIComponent(image.id)}/associated/thumbnail.jpg`,
-    alt: `Overview of ${image.name}`,
+    alt: t("images.thumbnail_alt", { name: image.name }),
     loading: "lazy",
   });
-  picture.addEventListener("error", () => thumbnail.classList.add("missing"));
+  sayWhenMissing(picture, t("images.no_overview"));
   thumbnail.append(picture);
   const title = element("h2", "image-name");
   title.append(Object.assign(element("a", null, image.name), { href }));
-  const kind = element("span", "kind", image.kind === "series" ? "Radiology series" : "Slide");
-  const open = Object.assign(element("a", "open-link", "Open in viewer"), { href });
+  const kind = element("span", "kind", image.kind === "series" ? t("images.kind.series") : t("images.kind.slide"));
+  const open = Object.assign(element("a", "open-link", t("images.open")), { href });
   item.append(thumbnail, kind, title, describe(image), open);
   return item;
 }
 
 function showImages(images) {
   if (images.length === 0) {
-    status.textContent =
-      "No slides or series yet. Images shared with you, or imported by your unit, will appear here.";
+    status.textContent = t("images.none");
     status.className = "notice";
     content.replaceChildren();
     return;
   }
-  status.textContent = images.length === 1 ? "1 image" : `${images.length} images`;
+  status.textContent = images.length === 1 ? t("images.count_one") : t("images.count", { n: images.length });
   status.className = "count";
   const grid = element("ul", "image-grid");
   grid.append(...images.map(card));
@@ -72,13 +93,20 @@ function showImages(images) {
 
 function showError(error) {
   status.textContent = "";
-  banner.textContent = `The image list could not be loaded: ${error.message}`;
+  banner.textContent = t("images.failed", { message: error.message });
   banner.hidden = false;
+}
+
+/** The signed-in user's language, or (signed out) the one this browser remembers. */
+async function chooseLanguage() {
+  const me = await signedIn().catch(() => null);
+  await loadMessages(me?.user?.language);
+  translatePage();
 }
 
 async function load() {
   showSignedInUser();
-  status.textContent = "Loading images…";
+  status.textContent = t("images.loading");
   status.className = "loading-images";
   try {
     showImages(await getJson("/api/images"));
@@ -86,8 +114,9 @@ async function load() {
     if (error.status !== 401) return showError(error);
     status.textContent = "";
     await signIn(content);
-    await load();
+    location.reload(); // the signed-in user's own language, navigation and images
   }
 }
 
+await chooseLanguage();
 load();

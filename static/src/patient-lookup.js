@@ -1,9 +1,11 @@
 // Looking a patient up by personnummer, and emergency access (nödåtkomst) when the care of
 // a patient needs data the user has no relation to. A spärr is shown as exactly what the
-// server says: that blocked information exists, nothing more.
+// server says: that blocked information exists, nothing more. The words come from the
+// catalogue (patient.*): the cases page loads it before it calls setupLookup.
 import { getJson, send } from "./api.js";
 import { build, element, link, show } from "./dom.js";
 import { rememberGrant, showEmergencyBanner } from "./emergency.js";
+import { t } from "./i18n.js";
 import { normalize, problem } from "./personnummer.js";
 import { swedish, utc } from "./time.js";
 
@@ -22,7 +24,7 @@ function paragraph(className, text) {
 }
 
 function emergencyButton(onClick) {
-  const button = build("button", { type: "button", className: "danger-outline", textContent: "Emergency access…" });
+  const button = build("button", { type: "button", className: "danger-outline", textContent: t("patient.lookup.emergency_open") });
   button.dataset.testid = "emergency-open";
   button.addEventListener("click", onClick);
   return button;
@@ -43,7 +45,7 @@ function identityLine(patient) {
   const line = element("p", "lookup-patient");
   line.append(element("span", "pnr", patient.personnummer), " ");
   const name = element("span", patient.protected_identity ? "patient-name protected" : "patient-name", patient.name);
-  if (patient.protected_identity) name.title = "Protected identity: name and address are masked everywhere";
+  if (patient.protected_identity) name.title = t("patient.lookup.protected_title");
   line.append(name);
   return line;
 }
@@ -55,28 +57,24 @@ function describe(answer, number, context, openEmergency) {
   if (answer.kind === "found" && answer.patient.personnummer) {
     nodes.push(identityLine(answer.patient));
     const cases = context.casesOf(answer.patient.id);
-    nodes.push(paragraph("lookup-text", cases.length
-      ? "You have access to this patient's data through:"
-      : "You have a care relation to this patient."));
+    nodes.push(paragraph("lookup-text", cases.length ? t("patient.lookup.through_cases") : t("patient.lookup.relation")));
     nodes.push(caseLinks(cases));
     offerEmergency = answer.patient.blocked_information;
     if (offerEmergency) {
-      nodes.push(paragraph("blocked-note", "Blocked information exists (spärr): part of this patient's data is not shown to you."));
+      nodes.push(paragraph("blocked-note", t("patient.lookup.blocked_part")));
     }
   } else if (answer.kind === "found") {
     nodes.push(element("p", "lookup-patient pnr", number));
-    const note = paragraph("blocked-note", "Blocked information exists (spärr).");
+    const note = paragraph("blocked-note", t("patient.lookup.blocked"));
     note.dataset.testid = "blocked-information";
-    nodes.push(note, paragraph("lookup-text muted",
-      "Nothing more can be shown. The patient's consent, or emergency access if the patient needs care now, is required."));
+    nodes.push(note, paragraph("lookup-text muted", t("patient.lookup.nothing_more")));
   } else {
     nodes.push(element("p", "lookup-patient pnr", number));
     nodes.push(paragraph("lookup-text", answer.message));
   }
   if (offerEmergency) {
     const actions = element("div", "lookup-actions");
-    actions.append(emergencyButton(openEmergency), element("span", "muted small",
-      "Only when the patient needs care now. Logged and reviewed."));
+    actions.append(emergencyButton(openEmergency), element("span", "muted small", t("patient.lookup.emergency_hint")));
     nodes.push(actions);
   }
   return nodes.filter(Boolean);
@@ -87,10 +85,7 @@ async function lookUp(number) {
     return { kind: "found", patient: await getJson(`/api/patients/${encodeURIComponent(number)}`) };
   } catch (error) {
     if (error.status === 404) {
-      return {
-        kind: "unknown",
-        message: "No patient with this number is available to you: there is none, or you have no care relation to them.",
-      };
+      return { kind: "unknown", message: t("patient.lookup.unknown") };
     }
     throw error;
   }
@@ -101,10 +96,9 @@ function grantMessage(grant, number) {
   box.dataset.testid = "emergency-granted";
   const until = element("strong", null, swedish(grant.until));
   until.title = utc(grant.until);
-  const line = element("p", null, `Emergency access to ${number} is open until `);
+  const line = element("p", null, `${t("patient.emergency.granted", { patient: number })} `);
   line.append(until, ".");
-  box.append(line, element("p", "muted", "It ends by itself then. It has been logged and flagged for review. " +
-    "The patient's cases you may now open appear in the list below, marked Emergency access."));
+  box.append(line, element("p", "muted", t("patient.emergency.granted_note")));
   return box;
 }
 
@@ -122,15 +116,17 @@ function askForReason(number, blocked) {
 
 function reasonProblem(form) {
   if (form.reason.value.trim().length < MIN_REASON) {
-    return `Write the reason in a sentence (at least ${MIN_REASON} characters): it is read by the log reviewer.`;
+    return t("patient.emergency.reason_short", { min: MIN_REASON });
   }
-  if (!form.understood.checked) return "Confirm that you understand this access is logged and reviewed.";
+  if (!form.understood.checked) return t("patient.emergency.confirm_needed");
   return null;
 }
 
 function openEmergency(me, number, blocked, context) {
   const { dialog, form, error } = askForReason(number, blocked);
   const submit = form.querySelector("[type=submit]");
+  // The button's own label (the page's, already translated) comes back after the request.
+  const label = submit.textContent;
   const close = () => dialog.close();
   form.querySelector(".cancel").onclick = close;
   form.querySelector(".dialog-close").onclick = close;
@@ -140,7 +136,7 @@ function openEmergency(me, number, blocked, context) {
     if (wrong) return show(error, wrong);
     show(error, "");
     submit.disabled = true;
-    submit.textContent = "Opening emergency access…";
+    submit.textContent = t("patient.emergency.opening");
     try {
       const grant = await send("POST", `/api/patients/${encodeURIComponent(number)}/emergency-access`,
         { reason: form.reason.value.trim() }, me.csrf_token);
@@ -150,10 +146,10 @@ function openEmergency(me, number, blocked, context) {
       page.result.replaceChildren(grantMessage(grant, number));
       await context.refresh();
     } catch (failure) {
-      show(error, `Emergency access was not granted: ${failure.message}`);
+      show(error, t("patient.emergency.refused", { message: failure.message }));
     } finally {
       submit.disabled = false;
-      submit.textContent = "Open emergency access";
+      submit.textContent = label;
     }
   };
 }
@@ -166,14 +162,14 @@ export function setupLookup(me, context) {
     const wrong = problem(typed);
     if (wrong) return page.result.replaceChildren(paragraph("form-error", wrong));
     const number = normalize(typed);
-    page.result.replaceChildren(paragraph("muted", "Looking up…"));
+    page.result.replaceChildren(paragraph("muted", t("patient.lookup.looking")));
     try {
       const answer = await lookUp(number);
       const blocked = answer.kind === "found" && answer.patient.blocked_information === true;
       const shown = answer.patient?.personnummer ?? number;
       page.result.replaceChildren(...describe(answer, shown, context, () => openEmergency(me, shown, blocked, context)));
     } catch (failure) {
-      page.result.replaceChildren(paragraph("form-error", `The lookup failed: ${failure.message}`));
+      page.result.replaceChildren(paragraph("form-error", t("patient.lookup.failed", { message: failure.message })));
     }
   });
 }

@@ -1,6 +1,8 @@
 // Swedish identity numbers, checked in the browser before asking the server (DOMAIN.md):
 // YYMMDD-NNNC, YYMMDD+NNNC, YYYYMMDDNNNC, YYYYMMDD-NNNC, YYMMDDNNNC; day 61-91 for a
-// samordningsnummer; Luhn check digit over YYMMDDNNN.
+// samordningsnummer; Luhn check digit over YYMMDDNNN. The reasons a number is refused are
+// shown to the user, so they come from the catalogue (patient.pnr.*).
+import { t } from "./i18n.js";
 
 function luhnDigit(nine) {
   let sum = 0;
@@ -23,22 +25,20 @@ function century(yy, plus) {
   return plus ? year - 100 : year;
 }
 
-/** Why the number is not valid, or null when it is. */
+/** Why the number is not valid (in the page's language), or null when it is. */
 export function problem(input) {
   const text = (input ?? "").trim();
   const match = /^(\d{2})?(\d{6})([-+]?)(\d{4})$/.exec(text);
-  if (!match) return "Write the number as ÅÅMMDD-NNNN or ÅÅÅÅMMDDNNNN.";
+  if (!match) return t("patient.pnr.format");
   const [, prefix, yymmdd, separator, tail] = match;
   const yy = Number(yymmdd.slice(0, 2));
   const year = prefix ? Number(prefix + yymmdd.slice(0, 2)) : century(yy, separator === "+");
   const month = Number(yymmdd.slice(2, 4));
   let day = Number(yymmdd.slice(4, 6));
   if (day > 60) day -= 60;
-  if (month < 1 || month > 12 || !dateExists(year, month, day)) return "The date in the number does not exist.";
-  if (tail.slice(0, 3) === "000") return "The serial number 000 is not used.";
-  if (luhnDigit(yymmdd + tail.slice(0, 3)) !== Number(tail[3])) {
-    return "The check digit does not match: please check the number.";
-  }
+  if (month < 1 || month > 12 || !dateExists(year, month, day)) return t("patient.pnr.date");
+  if (tail.slice(0, 3) === "000") return t("patient.pnr.serial");
+  if (luhnDigit(yymmdd + tail.slice(0, 3)) !== Number(tail[3])) return t("patient.pnr.check");
   return null;
 }
 

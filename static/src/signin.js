@@ -1,5 +1,8 @@
 // Shown in place of a page's content when the server answers 401: sign in, then carry on.
+// The page loads the catalogue (the browser's remembered language) before calling signIn().
 import { send } from "./api.js";
+import { t } from "./i18n.js";
+import { languageSwitch } from "./nav.js";
 
 function field(label, name, type, autocomplete) {
   const wrapper = document.createElement("label");
@@ -9,18 +12,36 @@ function field(label, name, type, autocomplete) {
   return wrapper;
 }
 
+/** The server's refusals a signing-in user can do something about, in their language; any
+ * other failure keeps the server's own words. */
+function reason(failure) {
+  const known = {
+    unauthenticated: () => t("login.error.wrong"),
+    too_many_attempts: () => t("login.error.throttled"),
+  };
+  return known[failure.code]?.() ?? failure.message;
+}
+
+/** Without a session there is no navigation: the language switch goes where it would be. */
+function offerLanguages() {
+  const slot = document.querySelector("#user");
+  if (slot && !slot.childElementCount) slot.append(languageSwitch(null));
+}
+
 /** Renders a sign-in form into container and resolves once the session cookie is set. */
 export function signIn(container) {
   container.replaceChildren();
+  offerLanguages();
   const form = document.createElement("form");
   form.className = "signin";
   form.dataset.testid = "signin";
-  const heading = Object.assign(document.createElement("h2"), { textContent: "Sign in to samsyn" });
+  const heading = Object.assign(document.createElement("h2"), { textContent: t("login.heading") });
   const error = Object.assign(document.createElement("p"), { className: "form-error", hidden: true });
   error.setAttribute("role", "alert");
-  const submit = Object.assign(document.createElement("button"), { type: "submit", textContent: "Sign in" });
-  form.append(heading, field("User name", "username", "text", "username"),
-    field("Password", "password", "password", "current-password"), error, submit);
+  error.dataset.testid = "signin-error";
+  const submit = Object.assign(document.createElement("button"), { type: "submit", textContent: t("login.submit") });
+  form.append(heading, field(t("login.username"), "username", "text", "username"),
+    field(t("login.password"), "password", "password", "current-password"), error, submit);
   container.append(form);
   form.username.focus();
   return new Promise((resolve) => {
@@ -31,7 +52,7 @@ export function signIn(container) {
         await send("POST", "/api/session", { username: form.username.value, password: form.password.value });
         resolve();
       } catch (failure) {
-        error.textContent = failure.message;
+        error.textContent = reason(failure);
         error.hidden = false;
         submit.disabled = false;
       }

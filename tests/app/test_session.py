@@ -358,6 +358,7 @@ def test_state_changing_requests_need_the_csrf_token(db_app: Flask, synthetic_sl
             f"/api/patients/{TEST_PATIENT}/emergency-access",
             {"reason": "a reason of some length"},
         ),
+        "choose the language": ("PUT", "/api/me/language", {"language": "en"}),
         "logout": ("DELETE", "/api/session", None),
     }
     for header in (
@@ -370,8 +371,8 @@ def test_state_changing_requests_need_the_csrf_token(db_app: Flask, synthetic_sl
             response = client.open(url, method=method, json=body, headers=header)
             assert response.status_code == 403, (name, header, response.status_code)
             assert is_error_json(response)
-    # nothing happened: still logged in, no new case, no share
-    assert client.get("/api/me").status_code == 200
+    # nothing happened: still logged in (in Swedish), no new case, no share
+    assert client.get("/api/me").get_json()["user"]["language"] == "sv"
     assert len(client.get("/api/cases").get_json()) == 1
     assert client.get(f"/api/cases/{case}/shares").get_json() == []
     # another session's token does not do either
@@ -498,6 +499,24 @@ def test_pages_send_strangers_to_the_login_page(app: Flask, path: str) -> None:
 
 def test_the_login_page_itself_is_open(app: Flask) -> None:
     assert app.test_client().get("/login").status_code == 200
+
+
+def test_the_sign_in_speaks_either_language_before_anyone_signs_in(app: Flask) -> None:
+    """The login page loads its words (and its scripts) without a session."""
+    stranger = app.test_client()
+    for path in ("/static/src/login.js", "/static/src/signin.js", "/static/src/i18n.js"):
+        assert stranger.get(path).status_code == 200, path
+    words = {lang: stranger.get(f"/static/i18n/{lang}.json").get_json() for lang in ("sv", "en")}
+    assert words["sv"]["login.submit"] == "Logga in"
+    assert words["en"]["login.submit"] == "Sign in"
+    assert (
+        words["sv"]["language.switch"] == "English" and words["en"]["language.switch"] == "Svenska"
+    )
+
+
+def test_a_stranger_cannot_choose_a_language(app: Flask) -> None:
+    response = app.test_client().put("/api/me/language", json={"language": "en"})
+    assert response.status_code == 401 and is_error_json(response)
 
 
 def test_pages_open_after_login(client: FlaskClient) -> None:

@@ -1,5 +1,6 @@
 """The access log for log reviewers (entries, filters, CSV, alerts, the hash chain) and the
-patient's own loggutdrag; both refuse everyone else."""
+patient's own loggutdrag; both refuse everyone else. The pages speak Swedish by default
+(test_audit_language.py switches to English)."""
 
 import csv
 import io
@@ -43,13 +44,13 @@ def test_audit_page_shows_entries_and_an_intact_chain(
     open_audit(reviewer)
 
     status = reviewer.get_by_test_id("chain-status")
-    status.locator("text=/Access log intact: \\d+ entries/").wait_for()
+    status.locator("text=/Loggkedjan är obruten: [\\d\\s]+ poster/").wait_for()
     assert "chain-ok" in (status.get_attribute("class") or "")
     row = reviewer.locator("[data-testid=audit-row]", has_text=PATIENT).filter(has_text="tester")
     assert row.count() > 0
     first = row.first
     text = first.inner_text()
-    assert TEST_ORG in text and "allowed" in text
+    assert TEST_ORG in text and "tillåten" in text
     time = first.get_by_test_id("audit-time")
     assert SWEDISH_TIME.match(time.inner_text().strip())
     assert (time.get_attribute("title") or "").endswith("UTC")
@@ -97,7 +98,7 @@ def test_refused_access_is_flagged_and_raises_an_alert(
 
     reviewer = page_as(people["reviewer"])
     open_audit(reviewer, "?user=andra.patolog")
-    flagged = reviewer.locator('[data-testid=audit-row][data-flagged="true"]', has_text="denied")
+    flagged = reviewer.locator('[data-testid=audit-row][data-flagged="true"]', has_text="nekad")
     flagged.first.wait_for()
     assert "row-flagged" in (flagged.first.get_attribute("class") or "")
     assert "19880320-0016" in flagged.first.inner_text()
@@ -122,7 +123,8 @@ def test_a_broken_chain_is_a_red_warning_naming_the_entry(
     status = reviewer.get_by_test_id("chain-status")
     status.locator("text=/#17/").wait_for()
     assert "chain-broken" in (status.get_attribute("class") or "")
-    assert "does not match its hash" in status.inner_text()
+    assert "Loggkedjan är bruten vid post #17" in status.inner_text()
+    assert "does not match its hash" in status.inner_text()  # the server's reason, as it is
 
 
 def test_the_access_log_refuses_a_non_reviewer(page: Any) -> None:
@@ -130,7 +132,7 @@ def test_the_access_log_refuses_a_non_reviewer(page: Any) -> None:
     refused = page.get_by_test_id("audit-refused")
     refused.wait_for()
 
-    assert "log reviewers" in refused.inner_text()
+    assert "logggranskare" in refused.inner_text()
     assert page.locator("[data-testid=audit-row]").count() == 0
     assert page.get_by_test_id("audit-filters").is_hidden()
     assert page.get_by_test_id("nav-audit").count() == 0

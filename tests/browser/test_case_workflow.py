@@ -92,7 +92,7 @@ def test_the_worklist_shows_patient_holdings_origin_status_and_filters(
     assert "19640823-3234" in text and "Test Testsson" in text and TEST_ORG in text
     assert row.get_by_test_id("case-holds").inner_text() == "2 snitt"
     assert row.get_by_test_id("case-status").inner_text() == "Öppen"
-    assert row.get_by_test_id("case-access").inner_text().startswith("Own organisation")
+    assert row.get_by_test_id("case-access").inner_text().startswith("Egen vårdgivare")
     shoot(page, "worklist")
 
     page.get_by_test_id("filter-text").fill("skydd")

@@ -4,11 +4,13 @@ organisation and revoking it, and the patient lookup with spärr and emergency a
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.api.static import catalogue
 from tests.browser.conftest import (
     BLOCKED_NAME,
     BLOCKED_PATIENT,
@@ -23,6 +25,12 @@ pytestmark = pytest.mark.browser
 PageAs = Callable[[dict[str, str]], Any]
 BLOCKED_DISPLAY = "19880320-0016"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+STATIC = Path(__file__).resolve().parents[2] / "static"
+
+
+def swedish(key: str, **values: object) -> str:
+    """A sentence of the Swedish catalogue (the default language), placeholders filled."""
+    return str(catalogue(STATIC, "sv")[key]).format(**values)
 
 
 def wait_for_cases(tab: Any) -> None:
@@ -44,8 +52,8 @@ def test_cases_page_lists_the_test_case_with_its_patient(
 
     text = row.inner_text()
     assert "19640823-3234" in text and "Test Testsson" in text
-    assert TEST_ORG in text and "Care" in text
-    assert row.get_by_test_id("case-access").inner_text().startswith("Own organisation")
+    assert TEST_ORG in text and "Vård" in text
+    assert row.get_by_test_id("case-access").inner_text().startswith("Egen vårdgivare")
     assert row.locator("a.case-link").get_attribute("href") == f"/cases/{case_id(page, TEST_CASE)}"
     screenshot(page, "cases-list")
 
@@ -71,8 +79,12 @@ def test_top_navigation_follows_the_pathologists_role(page: Any) -> None:
     assert nav.get_by_test_id("nav-audit").count() == 0
     assert nav.get_by_test_id("nav-my-log").count() == 0
     identity = page.get_by_test_id("signed-in-user").inner_text()
-    assert "Pathologist" in identity and TEST_ORG in identity
-    assert page.get_by_test_id("sign-out").is_visible()
+    assert "Patolog" in identity and TEST_ORG in identity
+    assert page.get_by_test_id("sign-out").inner_text() == "Logga ut"
+    assert [nav.get_by_test_id(key).inner_text() for key in ("nav-cases", "nav-images")] == [
+        "Fall",
+        "Bilder",
+    ]
 
 
 def test_case_page_shows_images_that_open_the_viewer(
@@ -109,14 +121,14 @@ def test_sharing_with_another_organisation_and_revoking_it(
     except Exception as error:  # say what the page said instead of only timing out
         raise AssertionError(page.get_by_test_id("share-error").inner_text()) from error
     share = share.first
-    assert "Second opinion" in share.inner_text()
+    assert "Förnyad bedömning" in share.inner_text()
     screenshot(page, "case-shared")
 
     colleague = page_as(people["other_pathologist"])
     colleague.goto("/cases")
     wait_for_cases(colleague)
     row = colleague.locator(f'[data-testid=case-row][data-case-id="{cid}"]')
-    assert row.get_by_test_id("case-access").inner_text().startswith("Shared with you")
+    assert row.get_by_test_id("case-access").inner_text().startswith("Delat med dig")
     assert "19640823-3234" in row.inner_text()
     colleague.goto(f"/cases/{cid}")
     colleague.get_by_test_id("sharing-refused").wait_for()
@@ -127,7 +139,10 @@ def test_sharing_with_another_organisation_and_revoking_it(
     page.get_by_test_id("confirm-dialog").wait_for()
     page.get_by_test_id("confirm-ok").click()
     page.locator('[data-testid=share-row][data-active="false"]', has_text=SECOND_ORG).wait_for()
-    assert "Revoked" in page.get_by_test_id("shares").inner_text()
+    assert "Återkallad" in page.get_by_test_id("shares").inner_text()
+    assert page.get_by_test_id("share-status").inner_text() == (
+        f"Delningen med {SECOND_ORG} är återkallad."
+    )
 
     colleague.goto("/cases")
     wait_for_cases(colleague)
@@ -135,7 +150,7 @@ def test_sharing_with_another_organisation_and_revoking_it(
     colleague.goto(f"/cases/{cid}")
     banner = colleague.get_by_test_id("error-banner")
     banner.wait_for()
-    assert "not found" in banner.inner_text()
+    assert banner.inner_text().startswith("Fallet finns inte, eller så är det inte delat med dig:")
 
 
 def test_a_refused_share_shows_the_servers_message(page: Any) -> None:
@@ -161,7 +176,7 @@ def test_a_blocked_patient_shows_only_that_blocked_information_exists(
 
     tab.get_by_test_id("blocked-information").wait_for()
     result = tab.get_by_test_id("lookup-result").inner_text()
-    assert "Blocked information exists (spärr)" in result
+    assert swedish("patient.lookup.blocked") in result
     assert BLOCKED_NAME not in tab.content()
     assert tab.get_by_test_id("emergency-open").is_visible()
 
@@ -171,7 +186,7 @@ def test_an_invalid_personnummer_is_caught_before_asking(page: Any) -> None:
     page.get_by_test_id("lookup-input").fill("880320-0018")
     page.get_by_test_id("lookup-submit").click()
 
-    assert "check digit" in page.get_by_test_id("lookup-result").inner_text()
+    assert swedish("patient.pnr.check") in page.get_by_test_id("lookup-result").inner_text()
 
 
 def open_emergency_dialog(tab: Any) -> Any:
@@ -200,14 +215,16 @@ def test_emergency_access_needs_a_reason_and_shows_its_expiry(
     tab.route("**/api/patients/*/emergency-access", grant)
     dialog = open_emergency_dialog(tab)
     text = dialog.inner_text()
-    assert BLOCKED_DISPLAY in text and "logged and flagged for review" in text
-    assert "spärr" in text
+    assert BLOCKED_DISPLAY in text and "loggas och flaggas för granskning" in text
+    assert "spärr" in text and "Nödåtkomst" in text
 
     tab.get_by_test_id("emergency-confirm").click()
-    assert "at least 10 characters" in tab.get_by_test_id("emergency-error").inner_text()
+    reason_short = swedish("patient.emergency.reason_short", min=10)
+    assert tab.get_by_test_id("emergency-error").inner_text() == reason_short
     tab.get_by_test_id("emergency-reason").fill("Medvetslös patient i akuten, tidigare PAD behövs")
     tab.get_by_test_id("emergency-confirm").click()
-    assert "logged and reviewed" in tab.get_by_test_id("emergency-error").inner_text()
+    confirm_needed = swedish("patient.emergency.confirm_needed")
+    assert tab.get_by_test_id("emergency-error").inner_text() == confirm_needed
     assert sent == []
     screenshot(tab, "emergency-dialog")
     tab.get_by_test_id("emergency-understood").check()
@@ -239,5 +256,5 @@ def test_emergency_access_through_the_server(
     assert tab.get_by_test_id("emergency-granted").is_visible(), outcome.first.inner_text()
     row = tab.locator("[data-testid=case-row]", has_text="Spärrat fall")
     row.wait_for()
-    assert re.match(r"Emergency access\s*until", row.get_by_test_id("case-access").inner_text())
+    assert re.match(r"Nödåtkomst\s*till", row.get_by_test_id("case-access").inner_text())
     assert tab.get_by_test_id("emergency-banner").is_visible()

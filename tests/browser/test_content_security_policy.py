@@ -4,6 +4,7 @@ draw, and the browser reports no violation."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,8 +52,13 @@ def test_the_series_viewer_draws_under_the_policy(
     assert strict_page.violations == []
 
 
-@pytest.mark.parametrize("path", ["/", "/cases", "/login"])
+@pytest.mark.parametrize("path", ["/", "/cases", "/images", "/login"])
 def test_the_lists_load_under_the_policy(strict_page: Any, path: str) -> None:
     strict_page.goto(path)
     strict_page.wait_for_load_state("networkidle")
     assert strict_page.violations == []
+    # the catalogue came in too: the page speaks Swedish, with no bare key left in the top bar
+    assert strict_page.locator("html").get_attribute("lang") == "sv"
+    switch = strict_page.get_by_test_id("language-switch")
+    assert switch.inner_text() == "English"
+    assert not re.search(r"\b[a-z_]+\.[a-z_.]+\b", strict_page.locator(".topbar").inner_text())

@@ -25,6 +25,26 @@ def test_list_shows_the_demo_slide_with_thumbnail_and_link(
     )
     width = f"{image['width']:,}".replace(",", "\u202f")
     assert f"{width} ×" in card.inner_text()
+    assert card.locator(".open-link").inner_text() == "Öppna i visaren"
+    assert card.locator("img").get_attribute("alt") == f"Översiktsbild av {image['name']}"
+
+
+def test_swedish_numbers_have_a_decimal_comma(page: Any, demo_images: dict[str, str]) -> None:
+    slide_id = demo_images["slide"]
+    image = page.request.get(f"/api/images/{slide_id}").json()
+    assert image["mpp"], "the demo slide has a pixel size"
+
+    page.goto("/images")
+    card = page.locator(f'[data-testid=image-card][data-image-id="{slide_id}"]')
+    card.wait_for(timeout=15_000)
+
+    terms, values = card.locator("dt").all_inner_texts(), card.locator("dd").all_inner_texts()
+    facts = dict(zip(terms, values, strict=True))
+    assert page.locator("html").get_attribute("lang") == "sv"
+    assert facts["Skannad yta"].endswith(" mm") and "." not in facts["Skannad yta"]
+    microns = f"{float(format(image['mpp'][0], '.3g')):g}".replace(".", ",")
+    assert facts["Upplösning"].startswith(f"{microns} ") and "µm/px" in facts["Upplösning"]
+    assert "." not in facts["Filstorlek"]
 
 
 def test_list_names_every_image_the_api_returns(page: Any) -> None:
@@ -52,7 +72,7 @@ def test_an_empty_list_says_so(page: Any) -> None:
 
     notice = page.locator("#status.notice")
     notice.wait_for()
-    assert "No slides" in notice.text_content()
+    assert "Inga snitt eller serier" in notice.text_content()
     assert page.locator("[data-testid=image-card]").count() == 0
 
 
@@ -66,4 +86,4 @@ def test_a_failing_list_shows_the_server_message(page: Any) -> None:
 
     banner = page.locator("[data-testid=error-banner]")
     banner.wait_for()
-    assert message in banner.text_content()
+    assert banner.text_content() == f"Bildlistan kunde inte hämtas: {message}"
