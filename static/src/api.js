@@ -3,10 +3,11 @@
 import { t } from "./i18n.js";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, body = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.body = body; // the whole answer: a 409 carries the current version as `current`
   }
 }
 
@@ -39,6 +40,7 @@ async function request(url, options = {}) {
       response.status,
       body?.error ?? `http_${response.status}`,
       body?.message ?? t("api.failed", { status: `${response.status} ${response.statusText}`.trim() }),
+      body,
     );
   }
   return body;
@@ -64,4 +66,26 @@ export async function failureReason(url) {
     return error.message;
   }
   return null;
+}
+
+let csrf = null;
+
+/** The session's CSRF token, asked of the server once per page. */
+function csrfToken() {
+  csrf ??= getJson("/api/me").then((me) => me.csrf_token).catch((error) => {
+    csrf = null;
+    throw error;
+  });
+  return csrf;
+}
+
+/**
+ * A change with the headers it needs set here, not by the caller: the CSRF token, and
+ * If-Match with the version being changed (`ifMatch`), so a stale write answers 409.
+ */
+export async function change(method, url, data, { ifMatch } = {}) {
+  const headers = { Accept: "application/json", "X-CSRF-Token": await csrfToken() };
+  if (data !== undefined) headers["Content-Type"] = "application/json";
+  if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
+  return request(url, { method, headers, body: data === undefined ? undefined : JSON.stringify(data) });
 }
