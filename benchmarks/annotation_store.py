@@ -36,12 +36,16 @@ QUICK = Settings(5_000, 50)
 @dataclass(frozen=True)
 class Figures:
     database: str
-    read_s: float
-    store_s: float
+    import_s: float
+    imported: int
     query_p50_ms: float
     query_p99_ms: float
+    route_p50_ms: float
+    route_p99_ms: float
     per_view: float
     export_s: float
+    export_mb: float
+    listing_s: float
 
 
 def qupath_document(count: int) -> dict[str, Any]:
@@ -74,68 +78,68 @@ def qupath_document(count: int) -> dict[str, Any]:
 def run(settings: Settings, workdir: Path) -> list[Figures]:
     from tests.conftest import POSTGRES_URL, postgres_available
 
-    document = json.dumps(qupath_document(settings.features))
+    document = json.dumps(qupath_document(settings.features)).encode()
     urls = [("SQLite", f"sqlite:///{workdir / 'annotations.db'}")]
     if postgres_available():
         urls.append(("PostgreSQL", POSTGRES_URL))
     return [_one(name, url, document, settings, workdir) for name, url in urls]
 
 
-def _one(name: str, url: str, document: str, settings: Settings, workdir: Path) -> Figures:
-    from annotations import store
-    from annotations.formats import geojson
-    from annotations.geometry import Bounds, check_shape
+def _one(name: str, url: str, document: bytes, settings: Settings, workdir: Path) -> Figures:
+    """What a user gets, through samsyn's routes: the import of a QuPath file, viewport
+    queries (and the store's own query time beside them), the whole listing the browser
+    loads, and the QuPath export."""
     from app.services import services
+    from tests.conftest import login
 
     application, ids, url = _world(name, url, workdir)
-    database = services(application).db
+    client = login(application.test_client())
+    base = f"/api/images/{ids['image']}/annotations"
     started = time.perf_counter()
-    read = [f for f in geojson.read(json.loads(document)) if isinstance(f, geojson.Feature)]
-    bounds = Bounds(SLIDE_SIDE, SLIDE_SIDE)
-    shapes = [check_shape(f.kind, f.geometry, bounds) for f in read]
-    read_s = time.perf_counter() - started
+    answer = client.post(f"{base}/import", data=document, content_type="application/json")
+    import_s = time.perf_counter() - started
+    assert answer.status_code == 201, answer.get_json()
+    imported = int(answer.get_json()["imported"])
+    timings, found = _queries(services(application).db, ids, settings.queries)
+    routes = _route_queries(client, base, settings.queries)
     started = time.perf_counter()
-    drafts = [
-        store.Draft(
-            shape.kind,
-            shape.geojson(),
-            shape.bbox,
-            classification=feature.classification,
-            color=feature.color,
-            object_type=feature.object_type,
-        )
-        for feature, shape in zip(read, shapes, strict=True)
-    ]
-    with database.session() as session:
-        store.create_many(
-            session,
-            drafts,
-            image_id=ids["image"],
-            case_id=ids["case"],
-            frame=None,
-            author_id=ids["user"],
-            org_id=ids["org"],
-        )
-    store_s = time.perf_counter() - started
-    timings, found = _queries(database, ids, settings.queries)
+    listing = client.get(base)
+    listing_s = time.perf_counter() - started
+    assert listing.status_code == 200
     started = time.perf_counter()
-    with database.session() as session:
-        rows = store.in_view(session, ids["image"], ids["user"])
-        exported = geojson.write(_exported(row) for row in rows)
-    json.dumps(exported)
+    exported = client.get(f"{base}.geojson")
     export_s = time.perf_counter() - started
+    assert exported.status_code == 200
     services(application).close()
     _drop(url)
     timings.sort()
     return Figures(
         name,
-        read_s,
-        store_s,
+        import_s,
+        imported,
         statistics.median(timings) * 1000,
         timings[int(len(timings) * 0.99) - 1] * 1000,
+        statistics.median(routes) * 1000,
+        routes[int(len(routes) * 0.99) - 1] * 1000,
         statistics.mean(found),
         export_s,
+        len(exported.data) / 1e6,
+        listing_s,
     )
+
+
+def _route_queries(client: Any, base: str, count: int) -> list[float]:
+    """GET ...?bbox= for random screens: policy, log folding, query and JSON included."""
+    generator = random.Random(6)
+    timings = []
+    for _ in range(count):
+        x0 = generator.uniform(0, SLIDE_SIDE - SCREEN[0])
+        y0 = generator.uniform(0, SLIDE_SIDE - SCREEN[1])
+        started = time.perf_counter()
+        answer = client.get(f"{base}?bbox={x0},{y0},{x0 + SCREEN[0]},{y0 + SCREEN[1]}")
+        timings.append(time.perf_counter() - started)
+        assert answer.status_code == 200
+    return sorted(timings)
 
 
 def _queries(database: Any, ids: dict[str, str], count: int) -> tuple[list[float], list[int]]:
@@ -154,18 +158,6 @@ def _queries(database: Any, ids: dict[str, str], count: int) -> tuple[list[float
             timings.append(time.perf_counter() - started)
             found.append(len(rows))
     return timings, found
-
-
-def _exported(row: Any) -> Any:
-    import shapely.geometry
-
-    from annotations.formats import geojson
-    from annotations.geometry import Checked
-
-    shape = Checked(row.kind, shapely.geometry.shape(row.geometry))
-    return geojson.Exported(
-        row.id, shape, row.classification, row.color, object_type=row.object_type
-    )
 
 
 def _world(name: str, url: str, workdir: Path) -> tuple[Any, dict[str, str], str]:
@@ -194,6 +186,9 @@ def _world(name: str, url: str, workdir: Path) -> tuple[Any, dict[str, str], str
 
     with services(application).db.session() as session:
         row = session.get(Image, image)
+        # The shapes lie on a 100,000 px square: the slide's record says so (its tiles are
+        # never asked for here).
+        row.width = row.height = SLIDE_SIDE
         user = session.scalar(select(User.id))
         ids = {"image": image, "case": str(row.case_id), "user": str(user), "org": str(row.org_id)}
     return application, ids, url
@@ -214,38 +209,46 @@ def format_report(results: list[Figures]) -> str:
     rows = [
         [
             f.database,
-            f"{f.read_s:.1f}",
-            f"{f.store_s:.1f}",
+            f"{f.imported:,}",
+            f"{f.import_s:.1f}",
             f"{f.query_p50_ms:.1f}",
             f"{f.query_p99_ms:.1f}",
+            f"{f.route_p50_ms:.1f}",
+            f"{f.route_p99_ms:.1f}",
             f"{f.per_view:.0f}",
-            f"{f.export_s:.1f}",
+            f"{f.listing_s:.1f}",
+            f"{f.export_s:.1f} ({f.export_mb:.0f} MB)",
         ]
         for f in results
     ]
     header = [
         "database",
-        "read+check s",
-        "store s",
-        "bbox p50 ms",
-        "bbox p99 ms",
+        "imported",
+        "import s",
+        "store bbox p50 ms",
+        "p99 ms",
+        "route bbox p50 ms",
+        "p99 ms",
         "shapes/view",
+        "all as JSON s",
         "export s",
     ]
     verdicts = [
         f"target bbox query p99 < 50 ms ({f.database}): "
-        f"{'met' if f.query_p99_ms < 50 else 'NOT met'}"
+        f"{'met' if f.query_p99_ms < 50 else 'NOT met'} in the store, "
+        f"{'met' if f.route_p99_ms < 50 else 'NOT met'} through the route"
         for f in results
     ] + [
-        f"target import < 30 s ({f.database}, read+check+store): "
-        f"{'met' if f.read_s + f.store_s < 30 else 'NOT met'} ({f.read_s + f.store_s:.1f} s)"
+        f"target import < 30 s ({f.database}, POST .../annotations/import): "
+        f"{'met' if f.import_s < 30 else 'NOT met'} ({f.import_s:.1f} s); anchor: HistomicsUI "
+        "~20 s to show whole-slide nuclei"
         for f in results
     ]
     return "\n".join(
         [
             "== Annotations at scale (PERFORMANCE.md section 4) ==",
-            f"shapes  : hexagonal nuclei on a {SLIDE_SIDE:,} px square slide; viewport"
-            f" {SCREEN[0]} x {SCREEN[1]} px at full resolution",
+            f"shapes  : QuPath detections (hexagonal nuclei) on a {SLIDE_SIDE:,} px square slide;"
+            f" viewport {SCREEN[0]} x {SCREEN[1]} px at full resolution",
             f"load    : 1-min load average {load_average():.1f}",
             table(header, rows),
             *verdicts,
