@@ -1,4 +1,5 @@
-"""`python -m benchmarks [tiles|memory|radiology|scroll|annotations] [--quick] [--client ...]`:
+"""`python -m benchmarks [part] [--quick] [--client ...]`, part one of tiles, memory, radiology,
+scroll, annotations, drawing:
 
 Without a part it runs all of them. `--quick` uses a smaller slide and shorter runs, to
 check the harness in about a minute; its figures are not the ones to report.
@@ -14,12 +15,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from benchmarks import annotation_store, memory, radiology, series_scroll, tile_throughput
+from benchmarks import (
+    annotation_frames,
+    annotation_store,
+    memory,
+    radiology,
+    series_scroll,
+    tile_throughput,
+)
 from benchmarks.load_generators import load_generator
 from benchmarks.processes import BenchmarkError
 from benchmarks.report import command, machine
 
-PARTS = ("tiles", "memory", "radiology", "scroll", "annotations")
+PARTS = ("tiles", "memory", "radiology", "scroll", "annotations", "drawing")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +64,9 @@ def _run_part(part: str, arguments: argparse.Namespace, workdir: Path) -> str:
     if part == "annotations":
         chosen = annotation_store.QUICK if arguments.quick else annotation_store.FULL
         return annotation_store.format_report(annotation_store.run(chosen, workdir))
+    if part == "drawing":
+        frames = annotation_frames.QUICK if arguments.quick else annotation_frames.FULL
+        return annotation_frames.format_report(annotation_frames.run(frames, workdir), frames)
     if part == "radiology":
         radiology_settings = radiology.QUICK if arguments.quick else radiology.FULL
         generator = load_generator(arguments.client)
