@@ -606,3 +606,80 @@ def test_ids_of_another_organisation_and_unknown_ids_are_404(world: World) -> No
     is_error(
         world.a.patch("/api/annotations/ffffffffffffffff", json={}, headers={"If-Match": "1"}), 404
     )
+
+
+# --- a real CT, and two writers at once on both databases ------------------------------------
+
+
+def test_a_roi_on_a_real_ct_gets_the_hu_pydicom_computes(world: World, sample_data: Path) -> None:
+    """The mean HU inside a polygon on frame 0 of a real Siemens CT, against pydicom's own
+    decoding of the file that frame comes from."""
+    import shapely
+
+    folder = sample_data / "dicom" / "series" / "ct-siemens-tilted-4slices"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is missing")
+    lines = [
+        line
+        for line, _ok in import_paths(
+            world.app, [str(folder)], (TEST_ORG, TEST_PATIENT, TEST_CASE), accept_mismatch=True
+        )
+    ]
+    image = lines[0].split()[1]
+    series = services(world.app).series.get(image)
+    frame = series.frames[0]
+    dataset = pydicom.dcmread(series.files[frame.file].path)
+    hu = apply_modality_lut(dataset.pixel_array, dataset).astype(np.float64)
+    rows, columns = hu.shape
+    ring = [
+        [columns * 0.3, rows * 0.3],
+        [columns * 0.7, rows * 0.35],
+        [columns * 0.6, rows * 0.7],
+        [columns * 0.3, rows * 0.3],
+    ]
+    made = draw(world.a, image, feature({"type": "Polygon", "coordinates": [ring]}, frame=0))
+    numbers = made["feature"]["properties"]["measurements"]
+    ys, xs = np.mgrid[0:rows, 0:columns]
+    inside = shapely.contains_xy(shapely.Polygon(ring), xs + 0.5, ys + 0.5)
+    assert numbers["mean"] == pytest.approx(hu[inside].mean(), rel=1e-5, abs=1e-3)
+    assert numbers["std"] == pytest.approx(hu[inside].std(), rel=1e-4, abs=1e-3)
+    assert (numbers["min"], numbers["max"]) == (hu[inside].min(), hu[inside].max())
+    assert numbers["pixels"] == inside.sum() and numbers["unit"] == "HU"
+    row_mm, column_mm = (float(v) for v in dataset.PixelSpacing)
+    expected_area = shapely.Polygon(ring).area * row_mm * column_mm
+    assert numbers["area_mm2"] == pytest.approx(expected_area, rel=1e-5)
+
+
+def test_two_writers_at_once_one_wins_one_gets_409(db_app: Flask, synthetic_slide: Path) -> None:
+    """Two pathologists change the same annotation at the same moment, on SQLite and on
+    PostgreSQL: one change is stored, the other answers 409 with it."""
+    import threading
+
+    slide = import_one(db_app, synthetic_slide)
+    owner = login(db_app.test_client())
+    made = draw(owner, slide, feature(square(10, 10, 100)))
+    # the same author in two windows: both send version 1
+    first, second = login(db_app.test_client()), login(db_app.test_client())
+    answers: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def change(client: FlaskClient, label: str) -> None:
+        barrier.wait()
+        response = client.patch(
+            f"/api/annotations/{made['id']}",
+            json={"properties": {"label": label}},
+            headers={"If-Match": "1"},
+        )
+        answers.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=change, args=(client, label))
+        for client, label in ((first, "ett"), (second, "två"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200, 409]
+    final = owner.get(f"/api/annotations/{made['id']}").get_json()
+    assert final["properties"]["version"] == 2 and final["properties"]["label"] in ("ett", "två")
