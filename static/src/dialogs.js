@@ -1,7 +1,15 @@
 // The label, macro and keyboard-help windows: modal, closed by ×, Esc or a click beside them.
 import { failureReason } from "./api.js";
+import { t } from "./i18n.js";
 
-const TITLES = { label: "Slide label", macro: "Macro image" };
+/** What the dialog says about each associated image; resolved when shown (after loadMessages). */
+function wording(name) {
+  const texts = {
+    label: () => ({ title: t("slide.associated.labelTitle"), failed: (reason) => t("slide.associated.labelFailed", { reason }) }),
+    macro: () => ({ title: t("slide.associated.macroTitle"), failed: (reason) => t("slide.associated.macroFailed", { reason }) }),
+  };
+  return texts[name]();
+}
 
 export function wireDialogs() {
   for (const dialog of document.querySelectorAll("dialog")) {
@@ -28,14 +36,15 @@ export function showAssociated(imageId, name) {
   const picture = dialog.querySelector(".associated-image");
   const message = dialog.querySelector(".dialog-message");
   const url = `/api/images/${encodeURIComponent(imageId)}/associated/${name}.jpg`;
-  dialog.querySelector(".dialog-title").textContent = TITLES[name];
+  const { title, failed } = wording(name);
+  dialog.querySelector(".dialog-title").textContent = title;
   message.hidden = true;
   picture.hidden = false;
-  picture.alt = TITLES[name];
+  picture.alt = title;
   picture.onerror = async () => {
     picture.hidden = true;
-    const reason = (await failureReason(url)) ?? "it could not be loaded.";
-    message.textContent = `The ${name} image cannot be shown: ${reason}`;
+    const reason = (await failureReason(url)) ?? t("slide.associated.notLoaded");
+    message.textContent = failed(reason);
     message.hidden = false;
   };
   picture.src = url;

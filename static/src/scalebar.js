@@ -1,6 +1,7 @@
 // The scale bar in the corner of the stage: a "nice" length of tissue drawn in CSS pixels.
 import { micronsPerScreenPixel, niceScaleBar } from "./optics.js";
 import { length } from "./format.js";
+import { t } from "./i18n.js";
 
 export class ScaleBar {
   constructor(element, mpp) {
@@ -13,7 +14,7 @@ export class ScaleBar {
       element.replaceChildren(this.line, this.label);
     } else {
       element.classList.add("unknown");
-      element.textContent = "No scale: pixel size unknown";
+      element.textContent = t("slide.scale.unknown");
     }
   }
 

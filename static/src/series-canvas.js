@@ -3,6 +3,7 @@
 //
 // "World" coordinates are image pixels stretched to millimetre proportions: one world unit
 // is the smaller pixel spacing. Screen coordinates are CSS pixels of the stage.
+import { t } from "./i18n.js";
 
 const MIN_ZOOM_OF_HOME = 0.5;
 const MAX_SCREEN_PIXELS_PER_IMAGE_PIXEL = 24;
@@ -30,6 +31,7 @@ export class SeriesCanvas {
 
     this.navigator = Object.assign(document.createElement("div"), { className: "series-navigator", hidden: true });
     this.navigator.dataset.testid = "series-navigator";
+    this.navigator.title = t("series.navigator");
     this.navigatorCanvas = document.createElement("canvas");
     this.navigator.append(this.navigatorCanvas);
     this.navigatorContext = this.navigatorCanvas.getContext("2d");

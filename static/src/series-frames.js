@@ -7,6 +7,7 @@
 // server to make) keep up with the hand, and the PNG replaces the preview as soon as the
 // frame is at rest. The overlay says whenever a preview is on screen.
 import * as wl from "./window-level.js";
+import { t } from "./i18n.js";
 
 const CONCURRENT_FETCHES = 6; // what a browser opens to one host over HTTP/1.1
 const BITMAP_BUDGET_BYTES = 320 * 2 ** 20;
@@ -27,7 +28,7 @@ export class FrameError extends Error {
 /** The server's explanation of a failed response. */
 async function failure(response) {
   const body = await response.json().catch(() => null);
-  return new FrameError(response.status, body?.message ?? `The server answered ${response.status}.`);
+  return new FrameError(response.status, body?.message ?? t("series.error.status", { status: response.status }));
 }
 
 export class FrameStore {
@@ -170,8 +171,8 @@ export class FrameStore {
       const reason = error instanceof FrameError
         ? error
         : new FrameError(0, error?.name === "TypeError"
-          ? "The samsyn server could not be reached. Check your connection and reload."
-          : `The frame could not be decoded (${error?.message ?? error}).`);
+          ? t("series.error.unreachable")
+          : t("series.error.undecodable", { reason: error?.message ?? error }));
       if (reason.status !== 0) this.store(key, { error: reason });
       this.onFailed(k, window, reason);
     } finally {

@@ -70,29 +70,33 @@ export function bindSeriesKeys(actions) {
   }, true);
 }
 
-/** The help window's list, in the same order as the bindings above. */
-export const HELP = [
-  [["↓", "→"], "Next image"],
-  [["↑", "←"], "Previous image"],
-  [["PgDn", "PgUp"], "Ten images forward, back"],
-  [["Home", "End"], "First, last image"],
-  [["Wheel"], "Scroll through the images (Ctrl + wheel zooms)"],
-  [["Space"], "Cine: play or pause"],
-  [["1 … 8"], "CT window presets, in the order of the Window menu"],
-  [["9"], "The file's own window"],
-  [["Right drag"], "Window: left–right width, up–down level"],
-  [["w"], "Left button sets the window"],
-  [["m"], "Left button measures a distance"],
-  [["p"], "Left button pans (the default)"],
-  [["+", "−"], "Zoom in, zoom out"],
-  [["0"], "Fit the image"],
-  [["r", "R"], "Rotate 90° right, left"],
-  [["h", "v"], "Mirror left–right, top–bottom"],
-  [["i"], "Invert the grey scale"],
-  [["o"], "Text on the image on or off"],
-  [["x"], "Reset window, view and measurements"],
-  [["f"], "Full screen on or off"],
-  [["[", "]"], t("viewer.keys.caseImages")],
-  [["?"], "This list"],
-  [["Esc"], "Close a window, stop measuring"],
-];
+/** The help window's list, in the same order as the bindings above: [[keys], meaning].
+ * Built when the help is filled, after the catalogue has loaded. Keys named in words
+ * (the wheel, Space, a right drag) are words of the page's language too. */
+export function helpList() {
+  return [
+    [["↓", "→"], t("help.series.next")],
+    [["↑", "←"], t("help.series.previous")],
+    [["PgDn", "PgUp"], t("help.series.page")],
+    [["Home", "End"], t("help.series.ends")],
+    [[t("help.series.wheelKey")], t("help.series.wheel")],
+    [[t("help.series.spaceKey")], t("help.series.cine")],
+    [["1 … 8"], t("help.series.presets")],
+    [["9"], t("help.series.fileWindow")],
+    [[t("help.series.rightDragKey")], t("help.series.rightDrag")],
+    [["w"], t("help.series.windowTool")],
+    [["m"], t("help.series.measureTool")],
+    [["p"], t("help.series.panTool")],
+    [["+", "−"], t("help.zoom")],
+    [["0"], t("help.series.home")],
+    [["r", "R"], t("help.rotate")],
+    [["h", "v"], t("help.series.mirror")],
+    [["i"], t("help.series.invert")],
+    [["o"], t("help.series.overlay")],
+    [["x"], t("help.series.reset")],
+    [["f"], t("help.fullscreen")],
+    [["[", "]"], t("viewer.keys.caseImages")],
+    [["?"], t("help.list")],
+    [["Esc"], t("help.series.escape")],
+  ];
+}

@@ -1,14 +1,16 @@
 // Distances on a frame: a line between two image points, its length in millimetres from the
 // pixel spacing ([row, col]: the height and width of a pixel), drawn over the image.
 import { number } from "./window-level.js";
+import { t } from "./i18n.js";
 
-/** Length of the line a→b (image pixel coordinates) as text: mm, or pixels without a spacing. */
+/** Length of the line a→b (image pixel coordinates) as text: "12,3 mm" in Swedish, or
+ * pixels without a spacing. */
 export function lengthText(a, b, spacing) {
   const dx = b[0] - a[0];
   const dy = b[1] - a[1];
-  if (!spacing) return `${number(Math.hypot(dx, dy), 1)} px (no pixel spacing)`;
+  if (!spacing) return t("series.measure.pixels", { length: number(Math.hypot(dx, dy), 1) });
   const [rowMm, colMm] = spacing;
-  return `${number(Math.hypot(dx * colMm, dy * rowMm), 1)} mm`;
+  return t("series.measure.mm", { length: number(Math.hypot(dx * colMm, dy * rowMm), 1) });
 }
 
 export function lengthMm(a, b, spacing) {

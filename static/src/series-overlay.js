@@ -23,17 +23,26 @@ export function personnummer(digits) {
   return /^\d{12}$/.test(digits ?? "") ? `${digits.slice(0, 8)}-${digits.slice(8)}` : digits;
 }
 
-const SEXES = { M: "male", F: "female", O: "other" };
+/** The patient's sex as the header codes it, in words. */
+function sexName(code) {
+  const names = { M: () => t("series.sex.male"), F: () => t("series.sex.female"), O: () => t("series.sex.other") };
+  return names[code]?.() ?? null;
+}
 
 export function mm(value, digits = 1) {
   return value == null ? null : `${number(value, digits)} mm`;
 }
 
-/** "0.70 × 0.70 mm" from [row, col] spacing, written as width × height of a pixel. */
+/** "0,7 × 0,7 mm" from [row, col] spacing, written as width × height of a pixel. */
 export function pixelSpacing(spacing) {
   if (!spacing) return null;
-  const [row, col] = spacing.map((v) => Number(v.toPrecision(3)));
-  return row === col ? `${col} × ${row} mm` : `${col} × ${row} mm (w × h)`;
+  const [row, col] = spacing.map((v) => number(Number(v.toPrecision(3)), 6));
+  return row === col ? `${col} × ${row} mm` : t("series.pixel.unequal", { width: col, height: row });
+}
+
+/** The name of a plane, and the one an oblique plane is nearest to. */
+function planeName(index) {
+  return [t("series.plane.sagittal"), t("series.plane.coronal"), t("series.plane.axial")][index];
 }
 
 /** The plane of an orientation (row and column direction cosines), for the facts. */
@@ -45,8 +54,8 @@ export function plane(orientation) {
     orientation[0] * orientation[4] - orientation[1] * orientation[3],
   ].map(Math.abs);
   const biggest = Math.max(...normal);
-  const name = ["Sagittal", "Coronal", "Axial"][normal.indexOf(biggest)];
-  return biggest > 0.95 ? name : `Oblique (near ${name.toLowerCase()})`;
+  const name = planeName(normal.indexOf(biggest));
+  return biggest > 0.95 ? name : t("series.plane.oblique", { plane: name.toLowerCase() });
 }
 
 /** Patient-direction letters (L/R, P/A, H/F) of a direction in patient coordinates (LPS). */
@@ -58,6 +67,31 @@ export function directionLetters(vector) {
     .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
     .map(({ letter }) => letter)
     .join("");
+}
+
+/** The kind of a series warning ("gap: about 3 slice(s) missing…") in the page's language.
+ * The importer writes its warnings in English, kind first; the details stay as written. */
+export function warningKind(text) {
+  const kind = text.split(":")[0].trim();
+  const kinds = {
+    "gap": () => t("series.warning.gap"),
+    "irregular spacing": () => t("series.warning.irregular"),
+    "tilted gantry": () => t("series.warning.tilted"),
+    "duplicate positions": () => t("series.warning.duplicates"),
+    "several volumes": () => t("series.warning.volumes"),
+    "mixed orientations": () => t("series.warning.orientations"),
+    "mixed sizes": () => t("series.warning.sizes"),
+    "some frames have no position": () => t("series.warning.noPosition"),
+    "one frame": () => t("series.warning.oneFrame"),
+    "incomplete": () => t("series.warning.incomplete"),
+  };
+  return kinds[kind.toLowerCase()]?.() ?? kind;
+}
+
+/** The details after the kind ("about 3 slice(s) missing…"), as the importer wrote them. */
+export function warningDetail(text) {
+  const colon = text.indexOf(":");
+  return colon < 0 ? "" : text.slice(colon + 1).trim();
 }
 
 function line(className, text, testid) {
@@ -104,22 +138,23 @@ export class SeriesOverlay {
   fillStatic() {
     const s = this.series;
     this.topLeft.append(...this.patientLines(),
-      line(null, s.study_date ? `Study ${s.study_date}` : null, "overlay-study-date"),
+      line(null, s.study_date ? t("series.overlay.study", { date: s.study_date }) : null, "overlay-study-date"),
       line(null, s.study_description),
-      line(null, s.accession_number ? `Acc ${s.accession_number}` : null),
+      line(null, s.accession_number ? t("series.overlay.accession", { number: s.accession_number }) : null),
     );
     const modality = [s.modality ?? this.image.modality, s.manufacturer].filter(Boolean).join(" · ");
     this.topRight.append(
       line("strong", modality, "overlay-modality"),
       line(null, s.series_description),
-      line(null, s.series_number != null ? `Series ${s.series_number}` : null),
+      line(null, s.series_number != null ? t("series.overlay.series", { number: s.series_number }) : null),
       line(null, s.body_part_examined),
     );
     this.frameLine = line("strong", " ", "overlay-frame-number");
     this.locationLine = line(null, null, "overlay-location");
     this.positionLine = line("small", null, "overlay-position");
     this.thicknessLine = line(null, null, "overlay-thickness");
-    this.spacingLine = line(null, s.pixel_spacing_mm ? `Pixel ${pixelSpacing(s.pixel_spacing_mm)}` : "Pixel size unknown", "overlay-pixel-spacing");
+    const spacingText = s.pixel_spacing_mm ? t("series.overlay.pixel", { spacing: pixelSpacing(s.pixel_spacing_mm) }) : t("series.overlay.pixelUnknown");
+    this.spacingLine = line(null, spacingText, "overlay-pixel-spacing");
     this.zoomLine = line(null, null, "overlay-zoom");
     this.scaleBar = element("div", "overlay-scale-bar");
     this.scaleBar.dataset.testid = "scale-bar";
@@ -142,11 +177,11 @@ export class SeriesOverlay {
     const theCase = this.context.case;
     if (isTeaching(theCase)) return [line("muted", t("viewer.patient.teaching"), "overlay-patient-teaching")];
     const patient = theCase?.patient;
-    if (!patient) return [line("muted", "No patient details")];
+    if (!patient) return [line("muted", t("series.overlay.noPatient"))];
     const protectedName = patient.protected_identity || patient.name === MASKED;
     const name = protectedName ? t("viewer.patient.protected") : patient.name;
     const born = headerNamesAnother(s, patient) ? ""
-      : [s.patient_birth_date && `Born ${s.patient_birth_date}`, SEXES[s.patient_sex]].filter(Boolean).join(" · ");
+      : [s.patient_birth_date && t("series.overlay.born", { date: s.patient_birth_date }), sexName(s.patient_sex)].filter(Boolean).join(" · ");
     return [
       line(protectedName ? "protected" : "strong", name, "overlay-patient-name"),
       line(null, patient.personnummer, "overlay-patient-id"),
@@ -160,13 +195,16 @@ export class SeriesOverlay {
     const s = this.series;
     const thickness = s.slice_thickness_mm;
     const spacing = s.measured_spacing_mm ?? s.spacing_between_slices_mm;
-    const parts = [thickness != null && `Thk ${mm(thickness)}`, this.image.frames > 1 && spacing != null && `Sp ${mm(spacing, 2)}`];
+    const parts = [
+      thickness != null && t("series.overlay.thickness", { thickness: mm(thickness) }),
+      this.image.frames > 1 && spacing != null && t("series.overlay.spacing", { spacing: mm(spacing, 2) }),
+    ];
     const text = parts.filter(Boolean).join(" ");
     const gap = thickness && spacing && spacing > thickness * 1.25 ? spacing - thickness : null;
     setLine(this.thicknessLine, text || null);
     if (gap) {
-      const note = element("span", "overlay-note", ` gap ${mm(gap)}`);
-      note.title = `The slices are ${mm(thickness)} thick but ${mm(spacing, 2)} apart: ${mm(gap)} between them is not imaged`;
+      const note = element("span", "overlay-note", ` ${t("series.overlay.gap", { gap: mm(gap) })}`);
+      note.title = t("series.overlay.gapTitle", { thickness: mm(thickness), spacing: mm(spacing, 2), gap: mm(gap) });
       this.thicknessLine.append(note);
     }
   }
@@ -175,7 +213,7 @@ export class SeriesOverlay {
     // "One frame" is no news on an ultrasound or a radiograph: it stays in the facts panel.
     const warnings = (this.series.warnings ?? []).filter((text) => !/^one frame\b/i.test(text));
     this.warnings.replaceChildren(...warnings.map((text) => {
-      const badge = element("span", "series-warning", `⚠ ${text.split(":")[0]}`);
+      const badge = element("span", "series-warning", `⚠ ${warningKind(text)}`);
       badge.title = text;
       return badge;
     }));
@@ -184,10 +222,11 @@ export class SeriesOverlay {
 
   /** The frame shown: k (0-based) of N, its location and position. */
   setFrame(k, total, frame) {
-    setLine(this.frameLine, `Im ${k + 1} / ${total}`);
-    setLine(this.locationLine, frame?.location != null ? `Loc ${mm(frame.location, 2)}` : null);
-    const position = frame?.position;
-    setLine(this.positionLine, position ? `Pos ${position.map((v) => number(v, 1)).join(", ")} mm` : null);
+    setLine(this.frameLine, t("series.overlay.frame", { index: k + 1, count: total }));
+    setLine(this.locationLine, frame?.location != null ? t("series.overlay.location", { location: mm(frame.location, 2) }) : null);
+    // Swedish separates decimal-comma numbers with semicolons: the catalogue holds the list.
+    const [x, y, z] = (frame?.position ?? []).map((v) => number(v, 1));
+    setLine(this.positionLine, frame?.position ? t("series.overlay.position", { x, y, z }) : null);
   }
 
   /** Shows or hides the corner texts and orientation letters (warnings stay). */
@@ -197,8 +236,8 @@ export class SeriesOverlay {
 
   /** A lossy JPEG preview is on screen (while scrolling fast, playing or windowing). */
   setPreview(preview) {
-    setLine(this.previewLine, preview ? "Lossy preview" : null);
-    this.previewLine.title = preview ? "A JPEG preview (quality 95) while the images move; the lossless image follows when they stop" : "";
+    setLine(this.previewLine, preview ? t("series.overlay.preview") : null);
+    this.previewLine.title = preview ? t("series.overlay.previewTitle") : "";
   }
 
   setWindow(text) {
@@ -215,11 +254,11 @@ export class SeriesOverlay {
 
   /** Zoom, rotation and flips, the scale bar and the orientation letters for the current view. */
   setView(canvas, scaleText, scalePixels) {
-    setLine(this.zoomLine, `Zoom ${Math.round(canvas.imageZoom * 100)}%`);
+    setLine(this.zoomLine, t("series.overlay.zoom", { percent: Math.round(canvas.imageZoom * 100) }));
     const view = [
-      canvas.rotation ? `Rotated ${canvas.rotation}°` : null,
-      canvas.mirrored ? "Mirrored" : null,
-      canvas.invert ? "Inverted" : null,
+      canvas.rotation ? t("series.overlay.rotated", { degrees: canvas.rotation }) : null,
+      canvas.mirrored ? t("series.overlay.mirrored") : null,
+      canvas.invert ? t("series.overlay.inverted") : null,
     ].filter(Boolean).join(" · ");
     setLine(this.viewLine, view || null);
     if (scaleText) {

@@ -6,15 +6,15 @@
 // values. The browser fetches rendered frames ahead of the scroll and draws the one asked for
 // as soon as it is decoded; the overlays always describe the picture actually on screen.
 import { build, element } from "./dom.js";
-import { getJson } from "./api.js";
+import { getJson, signInAgain } from "./api.js";
 import { closeDialogs, showHelp } from "./dialogs.js";
 import { length } from "./format.js";
 import { niceScaleBar } from "./optics.js";
 import * as wl from "./window-level.js";
 import { FrameStore } from "./series-frames.js";
 import { SeriesCanvas } from "./series-canvas.js";
-import { SeriesOverlay, mm, personName, pixelSpacing, plane } from "./series-overlay.js";
-import { bindSeriesKeys, HELP } from "./series-keys.js";
+import { SeriesOverlay, mm, personName, pixelSpacing, plane, warningDetail, warningKind } from "./series-overlay.js";
+import { bindSeriesKeys, helpList } from "./series-keys.js";
 import { drawMeasurements, lengthMm, lengthText } from "./series-measure.js";
 import { t } from "./i18n.js";
 import { seriesStrip, showFrame } from "./viewer-frame.js";
@@ -62,8 +62,20 @@ function group(label, ...children) {
   return node;
 }
 
-function loginAgain() {
-  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+/** "90 × 90 mm": the width and height the matrix covers. */
+function fieldOfView(image) {
+  const spacing = image.pixel_spacing_mm;
+  if (!spacing) return null;
+  return `${wl.number(image.width * spacing[1], 0)} × ${wl.number(image.height * spacing[0], 0)} mm`;
+}
+
+/** A warning for the facts panel: its kind in the page's language, the importer's details after. */
+function warningItem(text) {
+  const detail = warningDetail(text);
+  const item = element("li", null);
+  item.append(element("strong", null, warningKind(text)));
+  if (detail) item.append(": ", Object.assign(element("span", null, detail), { lang: "en" }));
+  return item;
 }
 
 /** The facts panel on the right, for a series. */
@@ -71,28 +83,26 @@ function showFacts(page, image) {
   const s = image.series ?? {};
   const spacing = s.measured_spacing_mm ?? s.spacing_between_slices_mm;
   const facts = [
-    ["Name", image.name],
-    ["Modality", [s.modality ?? image.modality, s.manufacturer].filter(Boolean).join(" · ")],
-    ["Images", String(image.frames)],
-    ["Matrix", `${image.width} × ${image.height} px`],
-    ["Pixel size", pixelSpacing(image.pixel_spacing_mm) ?? "unknown"],
-    ["Field of view", image.pixel_spacing_mm
-      ? `${(image.width * image.pixel_spacing_mm[1]).toFixed(0)} × ${(image.height * image.pixel_spacing_mm[0]).toFixed(0)} mm`
-      : null],
-    ["Plane", plane(s.orientation)],
-    ["Thickness", mm(s.slice_thickness_mm, 2)],
-    ["Spacing", image.frames > 1 ? mm(spacing, 2) : null],
-    ["Photometric", s.photometric_interpretation],
-    ["Values", s.unit === "HU" ? "Hounsfield units" : null],
-    ["File window", s.default_window ? `C ${wl.number(s.default_window[0])} W ${wl.number(s.default_window[1])}` : "none"],
+    [t("viewer.facts.name"), image.name],
+    [t("series.facts.modality"), [s.modality ?? image.modality, s.manufacturer].filter(Boolean).join(" · ")],
+    [t("series.facts.images"), String(image.frames)],
+    [t("series.facts.matrix"), `${image.width} × ${image.height} px`],
+    [t("viewer.facts.pixelSize"), pixelSpacing(image.pixel_spacing_mm) ?? t("viewer.facts.pixelSizeUnknown")],
+    [t("series.facts.fieldOfView"), fieldOfView(image)],
+    [t("series.facts.plane"), plane(s.orientation)],
+    [t("series.facts.thickness"), mm(s.slice_thickness_mm, 2)],
+    [t("series.facts.spacing"), image.frames > 1 ? mm(spacing, 2) : null],
+    [t("series.facts.photometric"), s.photometric_interpretation],
+    [t("series.facts.values"), s.unit === "HU" ? t("series.facts.hounsfield") : null],
+    [t("series.facts.fileWindow"), s.default_window ? wl.values(s.default_window[0], s.default_window[1], 1) : t("series.facts.noFileWindow")],
   ];
   const items = facts.filter(([, value]) => value).flatMap(([label, value]) => [element("dt", null, label), element("dd", null, value)]);
   page.facts.replaceChildren(...items);
   const warnings = s.warnings ?? [];
   if (warnings.length) {
-    const list = build("ul", { className: "series-warning-list" }, warnings.map((text) => element("li", null, text)));
+    const list = build("ul", { className: "series-warning-list" }, warnings.map(warningItem));
     list.dataset.testid = "series-warning-list";
-    page.facts.after(build("h2", { className: "warnings-heading", textContent: "Warnings" }), list);
+    page.facts.after(build("h2", { className: "warnings-heading", textContent: t("series.facts.warnings") }), list);
   }
   page.name.textContent = image.name;
   document.title = image.name;
@@ -101,7 +111,7 @@ function showFacts(page, image) {
 function fillHelp() {
   const keys = document.querySelector("#help-dialog .keys");
   if (!keys) return;
-  keys.replaceChildren(...HELP.flatMap(([combo, meaning]) => [
+  keys.replaceChildren(...helpList().flatMap(([combo, meaning]) => [
     build("dt", {}, combo.flatMap((key, index) => [index ? " " : null, element("kbd", null, key)])),
     element("dd", null, meaning),
   ]));
@@ -141,7 +151,7 @@ class ValueProbe {
       this.answers.set(wanted.key, answer);
       this.onAnswer(answer);
     } catch (error) {
-      if (error.status === 401) loginAgain();
+      if (error.status === 401) signInAgain();
       this.onAnswer({ k: wanted.k, x: wanted.x, y: wanted.y, error: error.message });
     } finally {
       this.busy = false;
@@ -214,7 +224,7 @@ class SeriesViewer {
   buildChrome() {
     const { shell, stage } = this.page;
     shell.classList.add("series-shell");
-    shell.setAttribute("aria-label", "Series viewer");
+    shell.setAttribute("aria-label", t("series.viewer"));
     stage.classList.add("series-stage");
     stage.querySelector("#osd")?.remove();
     stage.querySelector("[data-testid=magnification]")?.remove();
@@ -224,32 +234,32 @@ class SeriesViewer {
 
     this.windowMenu = this.buildWindowMenu();
     this.toolButtons = {
-      pan: button("toolPan", { label: "Pan", title: "Left button pans (p)", pressed: true }),
-      window: button("toolWindow", { label: "W/L", title: "Left button sets the window: left–right width, up–down level (w); the right button always does", pressed: false }),
-      measure: button("toolMeasure", { label: "Measure", title: "Left button measures a distance (m)", pressed: false }),
+      pan: button("toolPan", { label: t("series.tool.pan"), title: t("series.tool.panTitle"), pressed: true }),
+      window: button("toolWindow", { label: t("series.tool.window"), title: t("series.tool.windowTitle"), pressed: false }),
+      measure: button("toolMeasure", { label: t("series.tool.measure"), title: t("series.tool.measureTitle"), pressed: false }),
     };
     const toolbar = this.page.shell.querySelector(".toolbar");
-    toolbar.setAttribute("aria-label", "Series controls");
+    toolbar.setAttribute("aria-label", t("series.toolbar"));
     toolbar.replaceChildren(
-      group("Zoom",
-        button("zoomOut", { label: "Zoom out", title: "Zoom out (−)", html: icon("zoomOut") }),
-        button("zoomIn", { label: "Zoom in", title: "Zoom in (+)", html: icon("zoomIn") }),
-        button("home", { label: "Fit", title: "Fit the image (0)", html: icon("home") })),
-      group("Orientation",
-        button("rotateLeft", { label: "Rotate left", title: "Rotate 90° left (R)", html: icon("rotateLeft") }),
-        button("rotateRight", { label: "Rotate right", title: "Rotate 90° right (r)", html: icon("rotateRight") }),
-        button("flipHorizontal", { label: "Mirror", title: "Mirror left–right (h); top–bottom with v", html: icon("flipHorizontal") }),
-        button("invert", { label: "Invert", title: "Invert the grey scale (i)", html: icon("invert"), pressed: false }),
-        button("overlay", { label: "Overlay", title: "Show or hide the text on the image (o)", html: icon("overlay"), pressed: true })),
-      group("Left mouse button", ...Object.values(this.toolButtons)),
+      group(t("series.group.zoom"),
+        button("zoomOut", { label: t("viewer.tool.zoomOut"), title: t("viewer.tool.zoomOutTitle"), html: icon("zoomOut") }),
+        button("zoomIn", { label: t("viewer.tool.zoomIn"), title: t("viewer.tool.zoomInTitle"), html: icon("zoomIn") }),
+        button("home", { label: t("series.tool.home"), title: t("series.tool.homeTitle"), html: icon("home") })),
+      group(t("series.group.orientation"),
+        button("rotateLeft", { label: t("viewer.tool.rotateLeft"), title: t("viewer.tool.rotateLeftTitle"), html: icon("rotateLeft") }),
+        button("rotateRight", { label: t("viewer.tool.rotateRight"), title: t("viewer.tool.rotateRightTitle"), html: icon("rotateRight") }),
+        button("flipHorizontal", { label: t("series.tool.mirror"), title: t("series.tool.mirrorTitle"), html: icon("flipHorizontal") }),
+        button("invert", { label: t("series.tool.invert"), title: t("series.tool.invertTitle"), html: icon("invert"), pressed: false }),
+        button("overlay", { label: t("series.tool.overlay"), title: t("series.tool.overlayTitle"), html: icon("overlay"), pressed: true })),
+      group(t("series.group.leftButton"), ...Object.values(this.toolButtons)),
       this.colour
-        ? build("span", { className: "tool-group tool-label", textContent: "Colour image: shown as stored, no window" })
-        : build("label", { className: "tool-group window-menu", title: "Window: presets with keys 1 to 8, the file's own with 9; drag with the right button" },
-          element("span", "tool-label", "Window"), this.windowMenu),
-      group(null, button("reset", { label: "Reset", title: "Reset window, view and measurements (x)" })),
+        ? build("span", { className: "tool-group tool-label", textContent: t("series.window.colour"), title: t("series.window.colourTitle") })
+        : build("label", { className: "tool-group window-menu", title: t("series.window.menuTitle") },
+          element("span", "tool-label", t("series.window.label")), this.windowMenu),
+      group(null, button("reset", { label: t("viewer.tool.reset"), title: t("series.tool.resetTitle") })),
       build("div", { className: "tool-group tool-group-end" },
-        button("fullscreen", { label: "Full screen", title: "Full screen (f)", html: icon("fullscreen") }),
-        button("help", { label: "Keyboard shortcuts", title: "Keyboard shortcuts (?)", html: "?" })),
+        button("fullscreen", { label: t("viewer.tool.fullscreen"), title: t("viewer.tool.fullscreenTitle"), html: icon("fullscreen") }),
+        button("help", { label: t("viewer.tool.help"), title: t("viewer.tool.helpTitle"), html: "?" })),
     );
     this.toolbar = toolbar;
     if (this.colour) this.toolButtons.window.disabled = true;
@@ -259,21 +269,21 @@ class SeriesViewer {
 
   buildCineBar() {
     const many = this.count > 1;
-    this.playButton = button("cine", { label: "Play", title: "Cine: play or pause (Space)", html: icon("play") });
-    this.rateSelect = build("select", { className: "cine-rate", title: "Cine frames per second" },
-      CINE_RATES.map((rate) => build("option", { value: String(rate), textContent: `${rate} fps`, selected: rate === DEFAULT_CINE_RATE })));
+    this.playButton = button("cine", { label: t("series.cine.play"), title: t("series.cine.playTitle"), html: icon("play") });
+    this.rateSelect = build("select", { className: "cine-rate", title: t("series.cine.rate") },
+      CINE_RATES.map((rate) => build("option", { value: String(rate), textContent: t("series.cine.fps", { fps: rate }), selected: rate === DEFAULT_CINE_RATE })));
     this.rateSelect.dataset.testid = "cine-rate";
-    this.rateSelect.setAttribute("aria-label", "Cine frames per second");
+    this.rateSelect.setAttribute("aria-label", t("series.cine.rate"));
     this.slider = build("input", { type: "range", min: "0", max: String(Math.max(this.count - 1, 0)), step: "1", value: "0", className: "frame-slider" });
     this.slider.dataset.testid = "frame-slider";
-    this.slider.setAttribute("aria-label", "Image in the series");
-    this.position = element("span", "frame-position", `1 / ${this.count}`);
+    this.slider.setAttribute("aria-label", t("series.cine.slider"));
+    this.position = element("span", "frame-position", t("series.cine.position", { index: 1, count: this.count }));
     this.position.dataset.testid = "frame-position";
     this.progress = element("span", "frame-progress muted small");
     const bar = build("div", { className: "cine-bar" }, this.playButton, this.rateSelect, this.slider, this.position, this.progress);
     bar.dataset.testid = "cine-bar";
     bar.setAttribute("role", "toolbar");
-    bar.setAttribute("aria-label", "Images of the series");
+    bar.setAttribute("aria-label", t("series.cine.bar"));
     if (!many) bar.hidden = true;
     this.page.stage.after(bar);
     const strip = seriesStrip(this.image.id, this.context);
@@ -286,7 +296,7 @@ class SeriesViewer {
       this.cine.fps = Number(this.rateSelect.value);
       this.rateSelect.blur();
       if (this.cine.playing) {
-        this.overlay.setCine(`Cine ${this.cine.fps} fps`);
+        this.overlay.setCine(t("series.cine.playing", { fps: this.cine.fps }));
         this.cine.shownTimes = [];
         this.request();
       }
@@ -297,14 +307,15 @@ class SeriesViewer {
   buildWindowMenu() {
     const option = (value, text) => build("option", { value, textContent: text });
     const menu = build("select", { className: "window-select" },
-      option("file", this.series.default_window ? "File (9)" : "Auto: min–max (9)"),
+      option("file", this.series.default_window ? t("series.window.fileOption") : t("series.window.autoOption")),
       wl.PRESET_ORDER.filter((name) => this.presets[name]).map((name, index) => {
         const { center, width } = this.presets[name];
-        return option(name, `${wl.PRESET_LABELS[name]} C ${wl.number(center)} W ${wl.number(width)} (${index + 1})`);
+        const values = wl.values(center, width, 1);
+        return option(name, t("series.window.presetOption", { preset: wl.presetLabel(name), values, key: index + 1 }));
       }),
-      option("custom", "Custom (dragged)"));
+      option("custom", t("series.window.customOption")));
     menu.dataset.testid = "window-menu";
-    menu.setAttribute("aria-label", "Window");
+    menu.setAttribute("aria-label", t("series.window.label"));
     menu.addEventListener("change", () => {
       if (menu.value === "file") this.setWindow(wl.FILE);
       else if (menu.value !== "custom") this.choosePreset(menu.value);
@@ -366,7 +377,7 @@ class SeriesViewer {
   }
 
   failed(k, window, error) {
-    if (error.status === 401) return loginAgain();
+    if (error.status === 401) return signInAgain();
     this.draftArrived(k, window);
     if (k === this.target && wl.same(window, this.window)) this.schedule();
     if (error.status === 0) this.showBanner(error.message);
@@ -379,7 +390,7 @@ class SeriesViewer {
       return;
     }
     const ready = this.store.readyCount(this.window);
-    this.progress.textContent = ready < this.count ? `${ready} of ${this.count} loaded` : "";
+    this.progress.textContent = ready < this.count ? t("series.cine.loaded", { ready, count: this.count }) : "";
   }
 
   /** Moves to frame k (clamped); the picture follows as soon as it is ready. */
@@ -399,7 +410,7 @@ class SeriesViewer {
       }, REST_MS);
     }
     this.slider.value = String(next);
-    this.position.textContent = `${next + 1} / ${this.count}`;
+    this.position.textContent = t("series.cine.position", { index: next + 1, count: this.count });
     this.request();
   }
 
@@ -473,14 +484,14 @@ class SeriesViewer {
     if (picked.preview) this.previewsDrawn += 1;
     this.page.loading.hidden = true;
     if (picked.error) {
-      this.showBanner(`Image ${picked.k + 1} of ${this.count} cannot be shown: ${picked.error.message}`);
+      this.showBanner(t("series.error.frame", { index: picked.k + 1, count: this.count, reason: picked.error.message }));
       this.page.stage.classList.add("frame-failed");
     } else {
       if (before?.error) this.hideBanner();
       this.page.stage.classList.remove("frame-failed");
     }
     this.overlay.setFrame(picked.k, this.count, this.frames[picked.k]);
-    this.canvas.canvas.setAttribute("aria-label", `${this.image.name}: image ${picked.k + 1} of ${this.count}`);
+    this.canvas.canvas.setAttribute("aria-label", t("series.canvas", { name: this.image.name, index: picked.k + 1, count: this.count }));
     this.overlay.setPreview(Boolean(picked.preview));
     const frameWindow = this.frames[picked.k]?.window ?? null;
     this.overlay.setWindow(this.colour ? null : wl.describe(picked.window, frameWindow));
@@ -523,12 +534,13 @@ class SeriesViewer {
   showValue(answer) {
     if (answer.k !== this.shown?.k) return;
     let text;
-    if (answer.error) text = `Value unavailable: ${answer.error}`;
-    else if (answer.unit === "HU") text = `HU ${wl.number(answer.value, 1)}`;
-    else if (this.colour) text = `Luma ${wl.number(answer.value, 1)}`;
-    else text = `Value ${wl.number(answer.value, 2)}${answer.unit ? ` ${answer.unit}` : ""}`;
+    const where = { x: answer.x, y: answer.y };
+    if (answer.error) text = t("series.value.unavailable", { reason: answer.error, ...where });
+    else if (answer.unit === "HU") text = t("series.value.hu", { value: wl.number(answer.value, 1), ...where });
+    else if (this.colour) text = t("series.value.luma", { value: wl.number(answer.value, 1), ...where });
+    else text = t("series.value.other", { value: [wl.number(answer.value, 2), answer.unit].filter(Boolean).join(" "), ...where });
     this.readout = answer;
-    this.overlay.setValue(`${text} (${answer.x}, ${answer.y})`);
+    this.overlay.setValue(text);
   }
 
   // --- measurements ----------------------------------------------------------------------
@@ -722,7 +734,7 @@ class SeriesViewer {
     this.cine.last = performance.now();
     this.cine.shownTimes = [];
     this.playButton.innerHTML = icon("pause");
-    this.playButton.setAttribute("aria-label", "Pause");
+    this.playButton.setAttribute("aria-label", t("series.cine.pause"));
     this.playButton.setAttribute("aria-pressed", "true");
     this.direction = 1;
     this.request();
@@ -740,14 +752,14 @@ class SeriesViewer {
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
-    this.overlay.setCine(`Cine ${this.cine.fps} fps`);
+    this.overlay.setCine(t("series.cine.playing", { fps: this.cine.fps }));
   }
 
   stopCine() {
     if (!this.cine.playing) return;
     this.cine.playing = false;
     this.playButton.innerHTML = icon("play");
-    this.playButton.setAttribute("aria-label", "Play");
+    this.playButton.setAttribute("aria-label", t("series.cine.play"));
     this.playButton.setAttribute("aria-pressed", "false");
     this.overlay.setCine(null);
     this.request();
@@ -760,7 +772,7 @@ class SeriesViewer {
     while (times.length && now - times[0] > 2000) times.shift();
     if (times.length >= 3) {
       const rate = ((times.length - 1) * 1000) / (times[times.length - 1] - times[0]);
-      this.overlay.setCine(`Cine ${this.cine.fps} fps (shown ${rate.toFixed(1)})`);
+      this.overlay.setCine(t("series.cine.playingShown", { fps: this.cine.fps, shown: wl.number(rate, 1) }));
     }
   }
 

@@ -49,13 +49,15 @@ function showUnreadable(text) {
   });
 }
 
+/** Why the image cannot be opened, in the page's words, with the server's reason after. */
 function metadataFailure(error) {
-  const what = {
-    403: "You may not open this image",
-    404: "This image was not found or is not shared with you",
-    422: "This slide cannot be read",
-  }[error.status] ?? "This slide could not be loaded";
-  return `${what}: ${error.message}`;
+  const reason = error.message;
+  const said = {
+    403: () => t("viewer.error.forbidden", { reason }),
+    404: () => t("viewer.error.notFound", { reason }),
+    422: () => t("viewer.error.unreadable", { reason }),
+  }[error.status];
+  return said ? said() : t("viewer.error.notLoaded", { reason });
 }
 
 /** The image's metadata; without a session api.js has already sent the page to the sign-in. */
@@ -65,13 +67,13 @@ function loadImage(id) {
 
 function showFacts(image) {
   const facts = [
-    ["Name", image.name],
-    ["Format", [image.format, image.vendor].filter(Boolean).join(" · ")],
-    ["Dimensions", format.pixelSize(image.width, image.height)],
-    ["Scanned area", format.physicalSize(image.width, image.height, image.mpp)],
-    ["Pixel size", format.micronsPerPixel(image.mpp) ?? "unknown"],
-    ["Objective", format.objectivePower(image.objective_power) ?? "unknown"],
-    ["Levels", image.levels?.length],
+    [t("viewer.facts.name"), image.name],
+    [t("slide.facts.format"), [image.format, image.vendor].filter(Boolean).join(" · ")],
+    [t("slide.facts.dimensions"), format.pixelSize(image.width, image.height)],
+    [t("slide.facts.scannedArea"), format.physicalSize(image.width, image.height, image.mpp)],
+    [t("viewer.facts.pixelSize"), format.micronsPerPixel(image.mpp) ?? t("viewer.facts.pixelSizeUnknown")],
+    [t("slide.facts.objective"), format.objectivePower(image.objective_power) ?? t("slide.facts.objectiveUnknown")],
+    [t("slide.facts.levels"), image.levels?.length],
   ];
   page.facts.replaceChildren(...facts.filter(([, value]) => value).flatMap(([label, value]) => [
     Object.assign(document.createElement("dt"), { textContent: label }),
@@ -210,13 +212,12 @@ function wireToolbar(actions) {
 /** How the page knows the scan's full-resolution magnification, as [note, explanation]. */
 function nativeNote(image, native) {
   if (image.objective_power) {
-    return [`scan ${format.objectivePower(native)}`, "Full resolution of the scan, by the scanner's objective"];
+    return [t("slide.native.objective", { magnification: format.objectivePower(native) }), t("slide.native.objectiveTitle")];
   }
   if (image.mpp) {
-    return [`scan ≈${format.magnification(native)}`,
-      "Full resolution of the scan, estimated from the pixel size (10 µm per screen pixel at 1×)"];
+    return [t("slide.native.estimated", { magnification: format.magnification(native) }), t("slide.native.estimatedTitle")];
   }
-  return ["scan ?", "The scanner recorded neither objective nor pixel size: 40× is taken to be 1:1"];
+  return [t("slide.native.unknown"), t("slide.native.unknownTitle")];
 }
 
 /** Marks magnifications beyond the scan (enlarged pixels) and out of reach (past OSD's limit). */
@@ -227,10 +228,8 @@ function markMagnificationButtons(image) {
     const beyond = m > native * 1.001;
     button.classList.toggle("beyond-native", beyond);
     button.disabled = imageZoomFor(image, m) > MAX_ZOOM_PIXEL_RATIO * 1.001;
-    if (beyond) {
-      const scan = format.magnification(native);
-      button.title = `${m}×: beyond the scanned resolution (${scan}), pixels are enlarged`;
-    }
+    const values = { magnification: button.textContent, key: button.dataset.key, scan: format.magnification(native) };
+    button.title = beyond ? t("slide.magnification.beyondTitle", values) : t("slide.magnification.title", values);
   }
   [page.nativeNote.textContent, page.nativeNote.title] = nativeNote(image, native);
 }
@@ -261,8 +260,8 @@ function watchTiles(viewer, image) {
     if (tiles.reported || tiles.failed < TILE_FAILURES_TO_REPORT) return;
     tiles.reported = true;
     const reason = (await failureReason(event.tile.getUrl())) ?? event.message;
-    if (tiles.loaded === 0) showUnreadable(`This slide cannot be read: ${reason}`);
-    else showBanner(`Parts of this slide could not be loaded (${reason}). What you see may be incomplete.`);
+    if (tiles.loaded === 0) showUnreadable(t("slide.error.unreadable", { reason }));
+    else showBanner(t("slide.error.partial", { reason }));
   });
   viewer.world.addHandler("add-item", ({ item }) => {
     item.addHandler("fully-loaded-change", ({ fullyLoaded }) => {
@@ -271,7 +270,7 @@ function watchTiles(viewer, image) {
   });
   viewer.addHandler("open-failed", async (event) => {
     const reason = (await failureReason(dziUrl(image))) ?? event.message;
-    showUnreadable(`This slide cannot be read: ${reason}`);
+    showUnreadable(t("slide.error.unreadable", { reason }));
   });
 }
 
@@ -313,7 +312,7 @@ async function main() {
   try {
     image = await loadImage(id);
   } catch (error) {
-    page.name.textContent = "Image unavailable";
+    page.name.textContent = t("viewer.unavailable");
     document.querySelector(".info-panel").hidden = true;
     showUnreadable(metadataFailure(error));
     showFrame(null, await context);

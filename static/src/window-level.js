@@ -4,22 +4,27 @@
 // A window is either FILE (each frame as its file says: its own VOI LUT or window, else its
 // minimum to maximum) or an explicit {center, width} in modality units (HU for CT), with
 // the preset's name when it came from one.
+import { currentLanguage, t } from "./i18n.js";
 
 export const FILE = Object.freeze({ kind: "file" });
 
 /** The CT presets in the order of their buttons and number keys 1 to 8. */
 export const PRESET_ORDER = ["brain", "subdural", "stroke", "lung", "mediastinum", "abdomen", "liver", "bone"];
 
-export const PRESET_LABELS = {
-  brain: "Brain",
-  subdural: "Subdural",
-  stroke: "Stroke",
-  lung: "Lung",
-  mediastinum: "Mediastinum",
-  abdomen: "Abdomen",
-  liver: "Liver",
-  bone: "Bone",
-};
+/** A preset's name in the page's language; the server's name for one this page does not know. */
+export function presetLabel(name) {
+  const labels = {
+    brain: () => t("series.preset.brain"),
+    subdural: () => t("series.preset.subdural"),
+    stroke: () => t("series.preset.stroke"),
+    lung: () => t("series.preset.lung"),
+    mediastinum: () => t("series.preset.mediastinum"),
+    abdomen: () => t("series.preset.abdomen"),
+    liver: () => t("series.preset.liver"),
+    bone: () => t("series.preset.bone"),
+  };
+  return labels[name]?.() ?? name;
+}
 
 /** Pixels of drag that double the width (horizontal) / move the level by one width (vertical). */
 const DRAG_WIDTH_PIXELS = 240;
@@ -75,20 +80,35 @@ export function dragged(start, dx, dy) {
 }
 
 const MINUS = "\u2212";
+const formats = new Map(); // built once per language and precision: the overlay asks every frame
 
-/** A number as a radiologist reads it: a true minus sign, no trailing zeros. */
+function formatFor(locale, digits) {
+  const key = `${locale}/${digits}`;
+  if (!formats.has(key)) formats.set(key, new Intl.NumberFormat(locale, { maximumFractionDigits: digits, useGrouping: false }));
+  return formats.get(key);
+}
+
+/** A number as a radiologist reads it: a true minus sign, no trailing zeros, the decimal
+ * comma in Swedish; no digit groups, so that HU and window values read as the file has them. */
 export function number(value, digits = 1) {
   if (value == null || !Number.isFinite(value)) return "–";
-  const text = Number.isInteger(value) ? String(value) : String(Number(value.toFixed(digits)));
+  const locale = currentLanguage() === "sv" ? "sv-SE" : "en-GB";
+  const rounded = Number(value.toFixed(digits)) || 0; // never "−0"
+  const text = formatFor(locale, digits).format(rounded);
   return text.replace("-", MINUS);
+}
+
+/** "C 40 W 400": centre and width, the notation of the DICOM header in both languages. */
+export function values(center, width, digits = 3) {
+  return t("series.window.values", { center: number(center, digits), width: number(width, digits) });
 }
 
 /** "C 40 W 400", with the preset's name; for the file's window the frame's own when known. */
 export function describe(window, frameWindow) {
   if (isExplicit(window)) {
-    const values = `C ${number(window.center, 3)} W ${number(window.width, 3)}`;
-    return window.preset ? `${PRESET_LABELS[window.preset] ?? window.preset} ${values}` : values;
+    const text = values(window.center, window.width);
+    return window.preset ? t("series.window.preset", { preset: presetLabel(window.preset), values: text }) : text;
   }
-  if (frameWindow) return `C ${number(frameWindow[0], 3)} W ${number(frameWindow[1], 3)} (file)`;
-  return "Auto (frame min–max)";
+  if (frameWindow) return t("series.window.file", { values: values(frameWindow[0], frameWindow[1]) });
+  return t("series.window.auto");
 }

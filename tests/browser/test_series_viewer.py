@@ -119,18 +119,18 @@ def test_series_opens_on_its_first_frame_with_overlays(
     assert grey_at(page, pixels, *LUNG) < 3
     assert grey_at(page, pixels, *BONE) > 250
 
-    assert text(page, "overlay-frame-number") == "Im 1 / 300"
-    assert text(page, "overlay-window") == "C 40 W 400 (file)"
+    assert text(page, "overlay-frame-number") == "Bild 1 / 300"
+    assert text(page, "overlay-window") == "C 40 W 400 (fil)"
     # The case's patient, not the header's (which names "Synthetic^Phantom", SYNTHETIC-0:
     # the viewer warns about that above the image, test_viewer_frame.py).
     assert text(page, "overlay-patient-name") == "Test Testsson"
     assert text(page, "overlay-patient-id") == "19640823-3234"
-    assert text(page, "overlay-study-date") == "Study 2024-01-01"
+    assert text(page, "overlay-study-date") == "Undersökning 2024-01-01"
     assert "CT" in text(page, "overlay-modality")
     assert "Synthetic CT phantom" in text(page, "overlay-series")
-    assert text(page, "overlay-location") == "Loc 0 mm"
-    assert text(page, "overlay-thickness") == "Thk 1 mm Sp 1 mm"
-    assert text(page, "overlay-pixel-spacing") == "Pixel 0.7 × 0.7 mm"
+    assert text(page, "overlay-location") == "Läge 0 mm"
+    assert text(page, "overlay-thickness") == "Tjockl. 1 mm Avst. 1 mm"
+    assert text(page, "overlay-pixel-spacing") == "Pixel 0,7 × 0,7 mm"
     assert text(page, "scale-bar").endswith("mm")
     # Axial, seen from the feet: the patient's left on the right of the screen.
     sides = ("left", "right", "top", "bottom")
@@ -141,7 +141,7 @@ def test_series_opens_on_its_first_frame_with_overlays(
     assert page.get_by_test_id("loading").is_hidden()
     assert page.get_by_test_id("series-warnings").is_hidden()
     facts = text(page, "image-info")
-    assert "300" in facts and "0.7 × 0.7 mm" in facts and "Axial" in facts
+    assert "300" in facts and "0,7 × 0,7 mm" in facts and "Axial" in facts
 
 
 def test_wheel_keys_and_slider_move_through_the_series(
@@ -153,8 +153,8 @@ def test_wheel_keys_and_slider_move_through_the_series(
 
     page.mouse.wheel(0, 100)
     wait_shown(page, 1)
-    assert text(page, "overlay-frame-number") == "Im 2 / 300"
-    assert text(page, "overlay-location") == "Loc 1 mm"
+    assert text(page, "overlay-frame-number") == "Bild 2 / 300"
+    assert text(page, "overlay-location") == "Läge 1 mm"
     assert text(page, "frame-position") == "2 / 300"
     # At rest the lossless picture is on screen, not a preview.
     assert page.get_by_test_id("overlay-preview").is_hidden()
@@ -176,13 +176,13 @@ def test_wheel_keys_and_slider_move_through_the_series(
     ]:
         page.keyboard.press(key)
         wait_shown(page, frame)
-        assert text(page, "overlay-frame-number") == f"Im {frame + 1} / 300", key
+        assert text(page, "overlay-frame-number") == f"Bild {frame + 1} / 300", key
     assert page.get_by_test_id("frame-slider").input_value() == "0"
 
     page.get_by_test_id("frame-slider").fill("150")
     wait_shown(page, 150)
-    assert text(page, "overlay-frame-number") == "Im 151 / 300"
-    assert text(page, "overlay-location") == "Loc 150 mm"
+    assert text(page, "overlay-frame-number") == "Bild 151 / 300"
+    assert text(page, "overlay-location") == "Läge 150 mm"
     # The slider keeps focus, but its arrow keys still mean "next image".
     page.keyboard.press("ArrowDown")
     wait_shown(page, 151)
@@ -198,7 +198,7 @@ def test_presets_change_the_window_shown_and_the_pixels(
     page.get_by_test_id("window-menu").select_option("lung")
     shown = wait_shown(page, 0, f"{lung['center']:g},{lung['width']:g}")
     assert shown["window"]["preset"] == "lung"
-    lung_text = f"Lung C {signed(lung['center'])} W {signed(lung['width'])}"
+    lung_text = f"Lunga C {signed(lung['center'])} W {signed(lung['width'])}"
     assert text(page, "overlay-window") == lung_text
     pixels = canvas_pixels(page)
     # In a lung window the lungs and the air around the body are grey, not black.
@@ -208,14 +208,14 @@ def test_presets_change_the_window_shown_and_the_pixels(
 
     page.keyboard.press("8")  # bone, the eighth preset
     wait_shown(page, 0, f"{bone['center']:g},{bone['width']:g}")
-    assert text(page, "overlay-window").startswith("Bone C 400 W 1800")
+    assert text(page, "overlay-window").startswith("Ben C 400 W 1800")
     assert page.get_by_test_id("window-menu").input_value() == "bone"
     pixels = canvas_pixels(page)
     assert abs(grey_at(page, pixels, *BONE) - expected_grey(1000, 400, 1800)) < 8
 
     page.keyboard.press("9")  # the file's own window again
     wait_shown(page, 0, "file")
-    assert text(page, "overlay-window") == "C 40 W 400 (file)"
+    assert text(page, "overlay-window") == "C 40 W 400 (fil)"
     # A preset holds while scrolling.
     page.keyboard.press("4")
     page.keyboard.press("ArrowDown")
@@ -301,7 +301,7 @@ def test_cine_plays_and_pauses(
     shown = playing["frame"]
     assert shown >= 15, f"cine showed {shown} frames in {elapsed:.1f} s at 20 fps"
     assert playing["frame"] <= 20 * elapsed + 3, "cine runs faster than asked"
-    assert text(page, "overlay-cine").startswith("Cine 20 fps")
+    assert text(page, "overlay-cine").startswith("Cine 20 bilder/s")
     assert page.get_by_test_id("series-cine").get_attribute("aria-pressed") == "true"
 
     page.keyboard.press(" ")
@@ -335,7 +335,7 @@ def test_keyboard_view_controls_and_reset(
     page.wait_for_function(
         "document.querySelector('[data-testid=orientation-top]').textContent === 'R'"
     )
-    assert "Rotated 90°" in text(page, "overlay-view")
+    assert "Roterad 90°" in text(page, "overlay-view")
     page.keyboard.press("R")
     page.keyboard.press("R")
     assert state(page)["rotation"] == 270
@@ -366,7 +366,7 @@ def test_keyboard_view_controls_and_reset(
 
     page.keyboard.press("?")
     assert page.get_by_test_id("help-dialog").is_visible()
-    assert "Next image" in text(page, "help-dialog")
+    assert "Nästa bild" in text(page, "help-dialog")
     page.keyboard.press("ArrowDown")  # keys wait while the dialog is open
     assert state(page)["target"] == 10
     page.keyboard.press("Escape")
@@ -424,14 +424,15 @@ def test_warnings_are_visible_but_out_of_the_way(
     assert any(w.startswith("gap") for w in warnings), warnings
     badges = page.get_by_test_id("series-warnings")
     assert badges.is_visible()
-    assert "gap" in badges.inner_text()
+    assert "lucka" in badges.inner_text()  # the importer's "gap", in Swedish
     assert "slice" in badges.locator(".series-warning").first.get_attribute("title")
     warning_box = badges.bounding_box()
     for corner in ("overlay-patient", "overlay-series", "overlay-frame", "overlay-display"):
         assert not overlap(page.get_by_test_id(corner).bounding_box(), warning_box), corner
     canvas = page.get_by_test_id("series-canvas").bounding_box()
     assert warning_box["y"] + warning_box["height"] < canvas["y"] + 0.12 * canvas["height"]
-    assert "gap" in text(page, "series-warning-list")
+    assert "lucka" in text(page, "series-warning-list")
+    assert "slice(s) missing" in text(page, "series-warning-list")  # the importer's details
 
 
 def test_an_unreadable_slice_is_said_not_hidden(
@@ -444,8 +445,8 @@ def test_an_unreadable_slice_is_said_not_hidden(
     assert shown["error"], shown
     banner = page.get_by_test_id("error-banner")
     assert banner.is_visible()
-    assert banner.inner_text().startswith("Image 6 of 12 cannot be shown")
-    assert text(page, "overlay-frame-number") == "Im 6 / 12"
+    assert banner.inner_text().startswith("Bild 6 av 12 kan inte visas")
+    assert text(page, "overlay-frame-number") == "Bild 6 / 12"
     pixels = canvas_pixels(page)
     h, w = pixels.shape[:2]
     assert pixels[h // 5 : -h // 5, w // 4 : -w // 4].max() < 5, "another slice shown in its place"
@@ -563,15 +564,15 @@ def test_real_mr_and_ultrasound(
     # No HU presets on an MR: the file's window or min–max only.
     options = page.get_by_test_id("window-menu").locator("option").all_inner_texts()
     assert not any(option.startswith("Lung") for option in options)
-    assert text(page, "overlay-window").endswith("(file)")
+    assert text(page, "overlay-window").endswith("(fil)")
     # Sagittal: anterior to the left, head up.
     assert text(page, "orientation-top") == "H" and text(page, "orientation-bottom") == "F"
     assert {text(page, "orientation-left"), text(page, "orientation-right")} == {"A", "P"}
     # Slices 1 mm thick but 9 mm apart: the gap shows.
-    assert "gap 8 mm" in text(page, "overlay-thickness")
+    assert "lucka 8 mm" in text(page, "overlay-thickness")
     page.mouse.move(*screen_point(page, 128, 128))
     page.wait_for_function("samsyn.state().readout !== null")
-    assert text(page, "overlay-value").startswith("Value ")
+    assert text(page, "overlay-value").startswith("Värde ")
     screenshot(page, "series-mr")
 
     us = open_series(sample_series["us"])
@@ -583,14 +584,14 @@ def test_real_mr_and_ultrasound(
     assert page.get_by_test_id("series-toolWindow").is_disabled()
     assert page.get_by_test_id("cine-bar").is_hidden()  # one frame
     assert page.get_by_test_id("series-warnings").is_hidden()  # "one frame" is no news here
-    assert text(page, "overlay-pixel-spacing") == "Pixel size unknown"
+    assert text(page, "overlay-pixel-spacing") == "Pixelstorlek okänd"
     screenshot(page, "series-us")
 
     tilted = open_series(sample_series["tilted"])
     assert any("tilt" in w for w in tilted["series"]["warnings"])
-    assert "tilted gantry" in page.get_by_test_id("series-warnings").inner_text()
+    assert "lutande gantry" in page.get_by_test_id("series-warnings").inner_text()
     # CT without a window in its files opens in a soft-tissue window, not min–max.
-    assert text(page, "overlay-window").startswith("Abdomen C 50 W 400")
+    assert text(page, "overlay-window").startswith("Buk C 50 W 400")
     screenshot(page, "series-ct-tilted")
 
 
@@ -612,7 +613,7 @@ def test_a_drag_from_the_min_max_window_starts_where_the_picture_is(
     window (found from the darkest and brightest pixels and their values), not jump."""
     image = open_series(sample_series["mr_no_window"])
     assert image["series"]["default_window"] is None
-    assert text(page, "overlay-window") == "Auto (frame min–max)"
+    assert text(page, "overlay-window") == "Auto (bildens min–max)"
     before = canvas_pixels(page)
     x, y = stage_centre(page)
     page.mouse.move(x, y)

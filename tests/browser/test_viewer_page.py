@@ -49,9 +49,11 @@ def wait_until_still(page: Any) -> None:
 
 
 def scale_bar_microns(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+) (µm|mm)", text)
+    """The scale bar's length, written the Swedish way (decimal comma, narrow-space groups)."""
+    match = re.fullmatch(r"([\d,\u202f\u00a0]+) (µm|mm)", text)
     assert match, f"scale bar reads {text!r}"
-    return float(match[1]) * (1000 if match[2] == "mm" else 1)
+    digits = re.sub(r"[\u202f\u00a0]", "", match[1]).replace(",", ".")
+    return float(digits) * (1000 if match[2] == "mm" else 1)
 
 
 def test_viewer_shows_tissue_and_slide_facts(
@@ -147,7 +149,7 @@ def test_magnification_buttons_land_on_their_magnification(
         wait_until_still(page)
         assert image_zoom(page) * native == pytest.approx(magnification, rel=0.01)
         readout = page.locator("[data-testid=magnification]").text_content()
-        assert readout == f"{magnification:.1f}×"
+        assert readout == f"{magnification:.1f}×".replace(".", ",")  # Swedish: 10,0×
         assert button.get_attribute("aria-pressed") == "true"
 
 
@@ -202,6 +204,6 @@ def test_unreadable_slide_explains_itself(page: Any, demo_images: dict[str, str]
     banner = page.locator("[data-testid=error-banner]")
     banner.wait_for(state="visible", timeout=30_000)
     text = banner.text_content()
-    assert re.search(r"cannot be read|could not be loaded|not found", text), text
+    assert re.search(r"kan inte läsas|kunde inte hämtas|finns inte", text), text
     assert len(text.split(":", 1)[-1].strip()) > 3, "the banner gives no reason"
     assert page.locator("[data-testid=loading]").is_hidden()
