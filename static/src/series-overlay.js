@@ -84,14 +84,45 @@ export function warningKind(text) {
     "some frames have no position": () => t("series.warning.noPosition"),
     "one frame": () => t("series.warning.oneFrame"),
     "incomplete": () => t("series.warning.incomplete"),
+    "no series instance uid": () => t("series.warning.noSeriesUid"),
   };
   return kinds[kind.toLowerCase()]?.() ?? kind;
 }
 
-/** The details after the kind ("about 3 slice(s) missing…"), as the importer wrote them. */
+// The importer's details (tiles/radiology), each a sentence with numbers in it: matched and
+// written again from the catalogue, numbers in the page's convention.
+const DETAILS = [
+  [/^about (\d+) slice\(s\) missing, a step of ([\d.]+) mm where ([\d.]+) mm is usual$/,
+    ([missing, step, usual]) => t("series.detail.gap", { missing, step: decimal(step), usual: decimal(usual) })],
+  [/^slice steps vary from ([\d.]+) to ([\d.]+) mm$/,
+    ([smallest, largest]) => t("series.detail.irregular", { smallest: decimal(smallest), largest: decimal(largest) })],
+  [/^the slices are stacked ([\d.]+) degrees off their normal/,
+    ([angle]) => t("series.detail.stacked", { angle: decimal(angle, 1) })],
+  [/^Gantry\/Detector Tilt is (\S+) degrees$/, ([angle]) => t("series.detail.tilt", { angle: decimal(angle, 1) })],
+  [/^(\d+) frame\(s\) share their slice position with another frame$/, ([count]) => t("series.detail.duplicates", { count })],
+  [/^(\d+) slice positions with (\d+) frames each/, ([positions, repeats]) => t("series.detail.volumes", { positions, repeats })],
+  [/^the frames are not all parallel/, () => t("series.detail.orientations")],
+  [/^files of (.+) pixels share one series UID/, ([sizes]) => t("series.detail.sizes", { sizes })],
+  [/^ordered by instance number$/, () => t("series.detail.noPosition")],
+  [/^the series holds a single image$/, () => t("series.detail.oneFrame")],
+  [/^the file forms a series of its own$/, () => t("series.detail.noSeriesUid")],
+  [/^compressed frame data ends without its end-of-image marker/, () => t("series.detail.incomplete")],
+];
+
+function decimal(text, digits = 2) {
+  return number(Number(text), digits);
+}
+
+/** The details after the kind ("about 3 slice(s) missing…") in the page's language; a
+ * sentence the catalogue does not know stays as the importer wrote it ({text, known}). */
 export function warningDetail(text) {
   const colon = text.indexOf(":");
-  return colon < 0 ? "" : text.slice(colon + 1).trim();
+  const detail = colon < 0 ? "" : text.slice(colon + 1).trim();
+  for (const [pattern, write] of DETAILS) {
+    const match = pattern.exec(detail);
+    if (match) return { text: write(match.slice(1)), known: true };
+  }
+  return { text: detail, known: false };
 }
 
 function line(className, text, testid) {
@@ -214,7 +245,8 @@ export class SeriesOverlay {
     const warnings = (this.series.warnings ?? []).filter((text) => !/^one frame\b/i.test(text));
     this.warnings.replaceChildren(...warnings.map((text) => {
       const badge = element("span", "series-warning", `⚠ ${warningKind(text)}`);
-      badge.title = text;
+      const detail = warningDetail(text);
+      badge.title = detail.text ? `${warningKind(text)}: ${detail.text}` : warningKind(text);
       return badge;
     }));
     this.warnings.hidden = warnings.length === 0;

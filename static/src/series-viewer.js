@@ -74,7 +74,11 @@ function warningItem(text) {
   const detail = warningDetail(text);
   const item = element("li", null);
   item.append(element("strong", null, warningKind(text)));
-  if (detail) item.append(": ", Object.assign(element("span", null, detail), { lang: "en" }));
+  if (detail.text) {
+    const words = element("span", null, detail.text);
+    if (!detail.known) words.lang = "en"; // a sentence the catalogue does not know yet
+    item.append(": ", words);
+  }
   return item;
 }
 

@@ -425,7 +425,9 @@ def test_warnings_are_visible_but_out_of_the_way(
     badges = page.get_by_test_id("series-warnings")
     assert badges.is_visible()
     assert "lucka" in badges.inner_text()  # the importer's "gap", in Swedish
-    assert "slice" in badges.locator(".series-warning").first.get_attribute("title")
+    # the importer's details, written again in Swedish with its numbers
+    title = badges.locator(".series-warning").first.get_attribute("title")
+    assert "3 snitt saknas" in title and "4 mm" in title, title
     warning_box = badges.bounding_box()
     for corner in ("overlay-patient", "overlay-series", "overlay-frame", "overlay-display"):
         assert not overlap(page.get_by_test_id(corner).bounding_box(), warning_box), corner
