@@ -434,7 +434,9 @@ def test_warnings_are_visible_but_out_of_the_way(
     canvas = page.get_by_test_id("series-canvas").bounding_box()
     assert warning_box["y"] + warning_box["height"] < canvas["y"] + 0.12 * canvas["height"]
     assert "lucka" in text(page, "series-warning-list")
-    assert "3 snitt saknas" in text(page, "series-warning-list")  # the importer's details, in Swedish
+    assert "3 snitt saknas" in text(
+        page, "series-warning-list"
+    )  # the importer's details, in Swedish
 
 
 def test_an_unreadable_slice_is_said_not_hidden(
