@@ -210,7 +210,7 @@ export class AnnotationView {
     });
     const drawingWith = this.writer
       ? build("div", { className: "annotation-drawing" },
-        build("label", { className: "field" }, element("span", null, t("annotations.class.label")), this.classSelect),
+        build("label", { className: "annotation-field" }, element("span", null, t("annotations.class.label")), this.classSelect),
         build("label", { className: "check", title: t("annotations.draftModeTitle") }, this.draftToggle, element("span", null, t("annotations.draftMode"))))
       : null;
 
@@ -733,3 +733,13 @@ export class AnnotationView {
 }
 
 
+
+/** The annotation layer on a viewer's surface, loading at once; `ready` once loaded. */
+export function attachAnnotations(options) {
+  const view = new AnnotationView(options);
+  view.ready = false;
+  view.start().then(() => {
+    view.ready = true;
+  }).catch((error) => view.say(error.message));
+  return view;
+}

@@ -17,6 +17,8 @@ import { SeriesOverlay, mm, personName, pixelSpacing, plane, warningDetail, warn
 import { bindSeriesKeys, helpList } from "./series-keys.js";
 import { drawMeasurements, lengthMm, lengthText } from "./series-measure.js";
 import { t } from "./i18n.js";
+import { attachAnnotations } from "./annotation-ui.js";
+import { seriesSurface } from "./surface.js";
 import { seriesStrip, showFrame } from "./viewer-frame.js";
 
 const PAGE_STEP = 10;
@@ -199,6 +201,7 @@ class SeriesViewer {
     this.wheelRest = 0;
     this.cine = { playing: false, fps: DEFAULT_CINE_RATE, last: 0, shownTimes: [] };
     this.scheduled = false;
+    this.viewListeners = new Set(); // what is drawn over the image follows every change
 
     this.buildChrome();
     this.canvas = new SeriesCanvas(page.stage, image, this.spacing);
@@ -480,6 +483,7 @@ class SeriesViewer {
       this.displayed(picked, before);
     }
     this.overlay.setView(this.canvas, ...this.scaleBar());
+    for (const listener of this.viewListeners) listener();
   }
 
   /** A new picture is on screen: overlays, counters, waiters, the value under the cursor. */
@@ -931,11 +935,15 @@ class SeriesViewer {
 }
 
 /** Opens the series viewer on the viewer page (its shell, stage, banner and facts). */
-export function openSeries(image, page, context) {
+export function openSeries(image, page, context, me = null) {
   showFacts(page, image);
   if (context) showFrame(image, context, { personName });
   const viewer = new SeriesViewer(image, page, context);
   viewer.wireActions();
   viewer.expose();
+  if (me) {
+    const panel = document.querySelector("#info-panel");
+    window.samsyn.annotations = attachAnnotations({ surface: seriesSurface(viewer), image, me: me.user, stage: page.stage, panel });
+  }
   return viewer;
 }

@@ -11,6 +11,8 @@ import { MAGNIFICATIONS, imageZoomFor, magnificationAt, nativeMagnification } fr
 import { ScaleBar } from "./scalebar.js";
 import { bindKeys } from "./keyboard.js";
 import { wireDialogs, closeDialogs, showHelp, showAssociated } from "./dialogs.js";
+import { attachAnnotations } from "./annotation-ui.js";
+import { slideSurface } from "./surface.js";
 
 const MAX_ZOOM_PIXEL_RATIO = 2;
 const TILE_FAILURES_TO_REPORT = 3;
@@ -322,7 +324,7 @@ async function main() {
   }
   if (image.kind === "series") {
     const { openSeries } = await import("./series-viewer.js");
-    openSeries(image, page, await context);
+    openSeries(image, page, await context, await signedIn().catch(() => null));
     return;
   }
   page.loading.textContent = t("viewer.loading.slide");
@@ -339,9 +341,12 @@ async function main() {
   const actions = actionsFor(controls);
   wireToolbar(actions);
   bindKeys(actions);
+  const me = await signedIn().catch(() => null);
+  const annotations = me ? attachAnnotations({ surface: slideSurface(viewer, image), image, me: me.user, stage: page.stage, panel: document.querySelector("#info-panel") }) : null;
   window.samsyn = {
     viewer,
     image,
+    annotations,
     scaleBarText: () => scaleBar.text,
     sharpening: () => !page.sharpening.hidden,
     magnification: () => controls.magnification(),

@@ -10,7 +10,8 @@ The slide is a fresh synthetic 2048 x 1536 pyramid at 0.25 µm/px (so 400 image 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +98,28 @@ def click(page: Any, point: tuple[float, float]) -> None:
 
 
 def wait_count(page: Any, image: str, count: int, query: str = "") -> list[dict[str, Any]]:
-    page.wait_for_function(
-        "([url, n]) => fetch(url).then((r) => r.json()).then((c) => c.features.length === n)",
-        arg=[f"/api/images/{image}/annotations{query}", count],
-        timeout=10_000,
-        polling=200,
-    )
-    return features(page, image, query)
+    """The image's annotations once the server holds `count` of them (10 s at most)."""
+    deadline = time.monotonic() + 10
+    found = features(page, image, query)
+    while len(found) != count and time.monotonic() < deadline:
+        page.wait_for_timeout(150)
+        found = features(page, image, query)
+    assert len(found) == count, [f["properties"]["kind"] for f in found]
+    return found
+
+
+def wait_annotation(
+    page: Any, annotation: str, done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """One annotation as the server holds it, once `done` says it has changed (10 s at most)."""
+    url = f"/api/annotations/{annotation}"
+    deadline = time.monotonic() + 10
+    found = page.evaluate("async (url) => (await fetch(url)).json()", url)
+    while not done(found) and time.monotonic() < deadline:
+        page.wait_for_timeout(150)
+        found = page.evaluate("async (url) => (await fetch(url)).json()", url)
+    assert done(found), found
+    return dict(found)
 
 
 def readout(page: Any) -> str:
@@ -192,29 +208,22 @@ def test_select_move_undo_and_redo(slide_page: Any, marked_slide: str) -> None:
     drag(page, (100, 1300), (300, 1450))
     made = wait_count(page, marked_slide, before + 1)
     mine = next(
-        f for f in made if f["geometry"]["coordinates"][0][0][1] == pytest.approx(1300, abs=3)
+        f
+        for f in made
+        if f["properties"]["kind"] == "rectangle"
+        and f["geometry"]["coordinates"][0][0][1] == pytest.approx(1300, abs=3)
     )
     tool(page, "select")
     click(page, (200, 1300))  # on its upper edge
     page.wait_for_selector("[data-testid=annotation-details]:not([hidden])")
     drag(page, (200, 1300), (260, 1250))
-    page.wait_for_function(
-        "([url]) => fetch(url).then((r) => r.json()).then((f) => f.properties.version === 2)",
-        arg=[f"/api/annotations/{mine['id']}"],
-        timeout=10_000,
-        polling=200,
-    )
+    wait_annotation(page, mine["id"], lambda f: f["properties"]["version"] == 2)
     moved = page.evaluate(
         "async (url) => (await fetch(url)).json()", f"/api/annotations/{mine['id']}"
     )
     assert moved["geometry"]["coordinates"][0][0][0] == pytest.approx(160, abs=4)
     page.keyboard.press("Control+z")  # the move undone
-    page.wait_for_function(
-        "([url]) => fetch(url).then((r) => r.json()).then((f) => f.properties.version === 3)",
-        arg=[f"/api/annotations/{mine['id']}"],
-        timeout=10_000,
-        polling=200,
-    )
+    wait_annotation(page, mine["id"], lambda f: f["properties"]["version"] == 3)
     back = page.evaluate(
         "async (url) => (await fetch(url)).json()", f"/api/annotations/{mine['id']}"
     )
@@ -224,13 +233,7 @@ def test_select_move_undo_and_redo(slide_page: Any, marked_slide: str) -> None:
     page.keyboard.press("Control+y")  # and back
     wait_count(page, marked_slide, before + 1)
     page.click("[data-testid=annotation-redo]")  # the move again
-    page.wait_for_function(
-        "([url]) => fetch(url).then((r) => r.json())"
-        ".then((f) => f.geometry.coordinates[0][0][0] > 150)",
-        arg=[f"/api/annotations/{mine['id']}"],
-        timeout=10_000,
-        polling=200,
-    )
+    wait_annotation(page, mine["id"], lambda f: f["geometry"]["coordinates"][0][0][0] > 150)
 
 
 def test_the_list_flies_to_a_shape_and_layers_hide(slide_page: Any, marked_slide: str) -> None:
@@ -254,7 +257,7 @@ def test_the_list_flies_to_a_shape_and_layers_hide(slide_page: Any, marked_slide
     layer = page.locator("[data-testid=annotation-layers] input[type=checkbox]").first
     layer.uncheck()
     page.wait_for_function("samsyn.annotations.layer.all().length === 0")
-    assert page.locator("[data-testid=annotation-row]").count() == 0
+    page.wait_for_function("document.querySelectorAll('[data-testid=annotation-row]').length === 0")
     layer.check()
     page.wait_for_function("samsyn.annotations.layer.all().length > 0")
 
