@@ -465,6 +465,7 @@ export class AnnotationView {
   wirePointer() {
     const canvas = this.canvas.canvas;
     canvas.addEventListener("wheel", (event) => {
+      if (this.surface.ownWheel) return; // the series viewer's stage takes it: frames, Ctrl zooms
       event.preventDefault();
       const box = canvas.getBoundingClientRect();
       this.surface.zoomAt(Math.exp(-event.deltaY / 300), event.clientX - box.left, event.clientY - box.top);

@@ -19,12 +19,12 @@ import { drawMeasurements, lengthMm, lengthText } from "./series-measure.js";
 import { t } from "./i18n.js";
 import { attachAnnotations } from "./annotation-ui.js";
 import { seriesSurface } from "./surface.js";
+import { SeriesPointer } from "./series-pointer.js";
 import { seriesStrip, showFrame } from "./viewer-frame.js";
 
 const PAGE_STEP = 10;
 const REST_MS = 150; // this long on one frame and it is at rest: its lossless picture follows
 const ZOOM_STEP = 1.25;
-const WHEEL_STEP_PIXELS = 50;
 const CINE_RATES = [2, 5, 10, 15, 20, 25, 30, 40, 60];
 const DEFAULT_CINE_RATE = 15;
 const LOSSLESS_CINE_RATE = 15; // up to this rate cine plays lossless pictures, above it previews
@@ -186,7 +186,6 @@ class SeriesViewer {
     this.previewsDrawn = 0;
     this.waiters = [];
     this.tool = "pan";
-    this.drag = null;
     this.dragging = false;
     this.moving = false;
     this.restTimer = 0;
@@ -560,173 +559,13 @@ class SeriesViewer {
   // --- pointer ----------------------------------------------------------------------------
 
   wirePointer() {
-    const stage = this.page.stage;
-    const canvas = this.canvas.canvas;
-    const local = (event) => {
-      const box = stage.getBoundingClientRect();
-      return [event.clientX - box.left, event.clientY - box.top];
-    };
-    stage.addEventListener("contextmenu", (event) => event.preventDefault());
-    stage.addEventListener("wheel", (event) => {
-      event.preventDefault();
-      if (event.ctrlKey || event.metaKey) {
-        const [x, y] = local(event);
-        this.canvas.zoomBy(Math.exp(-event.deltaY / 300), x, y);
-        this.viewChanged();
-        return;
-      }
-      const pixels = event.deltaMode === 1 ? event.deltaY * 33 : event.deltaMode === 2 ? event.deltaY * 400 : event.deltaY;
-      if (Math.abs(pixels) >= WHEEL_STEP_PIXELS) {
-        this.wheelRest = 0;
-        this.step(Math.sign(pixels) * Math.max(1, Math.round(Math.abs(pixels) / 100)));
-        return;
-      }
-      this.wheelRest += pixels;
-      if (Math.abs(this.wheelRest) >= WHEEL_STEP_PIXELS) {
-        this.step(Math.sign(this.wheelRest));
-        this.wheelRest = 0;
-      }
-    }, { passive: false });
-
-    canvas.addEventListener("pointerdown", (event) => {
-      if (this.drag) return;
-      const [x, y] = local(event);
-      const kind = event.button === 2 || (event.button === 0 && this.tool === "window") ? "window"
-        : event.button === 1 || (event.button === 0 && this.tool === "pan") ? "pan"
-          : event.button === 0 && this.tool === "measure" ? "measure" : null;
-      if (!kind || (kind === "window" && this.colour)) return;
-      event.preventDefault();
-      canvas.setPointerCapture(event.pointerId);
-      this.drag = { kind, pointer: event.pointerId, x0: x, y0: y, x, y };
-      if (kind === "window") this.startWindowDrag();
-      if (kind === "measure") {
-        const point = this.canvas.toImage(x, y);
-        this.measuring = { k: this.target, a: point, b: point };
-      }
-      stage.classList.add(`dragging-${kind}`);
-    });
-    canvas.addEventListener("pointermove", (event) => {
-      const [x, y] = local(event);
-      this.cursor = [x, y];
-      const drag = this.drag;
-      if (drag && drag.pointer === event.pointerId) {
-        const dx = x - drag.x;
-        const dy = y - drag.y;
-        drag.x = x;
-        drag.y = y;
-        if (drag.kind === "pan") {
-          this.canvas.panBy(dx, dy);
-          this.viewChanged();
-        } else if (drag.kind === "window") {
-          this.moveWindowDrag();
-        } else if (drag.kind === "measure") {
-          this.measuring.b = this.canvas.toImage(x, y);
-          this.schedule();
-        }
-      }
-      this.askValue();
-    });
-    const end = (event) => {
-      const drag = this.drag;
-      if (!drag || drag.pointer !== event.pointerId) return;
-      this.drag = null;
-      stage.classList.remove(`dragging-${drag.kind}`);
-      if (drag.kind === "window") this.endWindowDrag();
-      if (drag.kind === "measure") this.endMeasure();
-    };
-    canvas.addEventListener("pointerup", end);
-    canvas.addEventListener("pointercancel", end);
-    canvas.addEventListener("pointerleave", () => {
-      if (this.drag) return;
-      this.cursor = null;
-      this.overlay.setValue(null);
-    });
-    canvas.addEventListener("dblclick", () => {
-      this.canvas.home();
-      this.viewChanged();
-    });
+    this.pointer = new SeriesPointer(this);
+    this.pointer.wire();
   }
 
   viewChanged() {
     this.schedule();
     this.askValue();
-  }
-
-  startWindowDrag() {
-    this.stopCine();
-    this.dragBase = null;
-    this.dragging = true;
-    const shownWindow = this.shownWindow();
-    const frameWindow = this.frames[this.shown?.k ?? this.target]?.window;
-    if (wl.isExplicit(shownWindow)) this.dragBase = { center: shownWindow.center, width: shownWindow.width };
-    else if (frameWindow) this.dragBase = { center: frameWindow[0], width: frameWindow[1] };
-    else this.estimateAutoWindow().catch(() => null).then((base) => {
-      if (!this.dragging) return;
-      this.dragBase = base ?? { center: 0, width: 1 };
-      this.moveWindowDrag();
-    });
-  }
-
-  moveWindowDrag() {
-    if (!this.dragBase || !this.drag) return;
-    const window = wl.dragged(this.dragBase, this.drag.x - this.drag.x0, this.drag.y - this.drag.y0);
-    if (wl.same(window, this.window)) return;
-    this.window = window;
-    this.showWindowButtons();
-    this.requestDraft(window);
-  }
-
-  endWindowDrag() {
-    this.dragging = false;
-    this.draftBusy = null;
-    this.request();
-    setTimeout(() => this.store.forgetPreviews(this.window), 2000);
-  }
-
-  /** The min–max window of the frame on screen, found from its darkest and brightest pixels
-   * (exact in the lossless picture) and their values asked of the server: where a drag
-   * starts when the file has no window. */
-  async estimateAutoWindow() {
-    const bitmap = this.shown?.bitmap;
-    if (!bitmap) return null;
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    context.drawImage(bitmap, 0, 0);
-    const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    let darkest = 0;
-    let brightest = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i] < data[darkest]) darkest = i;
-      if (data[i] > data[brightest]) brightest = i;
-    }
-    if (data[darkest] === data[brightest]) return null;
-    const where = (i) => {
-      const pixel = i / 4;
-      return [
-        Math.floor(((pixel % bitmap.width) + 0.5) * (this.image.width / bitmap.width)),
-        Math.floor((Math.floor(pixel / bitmap.width) + 0.5) * (this.image.height / bitmap.height)),
-      ];
-    };
-    try {
-      const values = await Promise.all([darkest, brightest].map((i) => {
-        const [x, y] = where(i);
-        return getJson(`/api/images/${encodeURIComponent(this.image.id)}/frames/${this.shown.k}/value?x=${x}&y=${y}`);
-      }));
-      const low = Math.min(values[0].value, values[1].value);
-      const high = Math.max(values[0].value, values[1].value);
-      return { center: (low + high) / 2, width: Math.max(high - low, 1e-3) };
-    } catch {
-      return null;
-    }
-  }
-
-  endMeasure() {
-    const m = this.measuring;
-    this.measuring = null;
-    if (m && Math.hypot(...this.canvas.imageToScreen(...m.a).map((v, i) => v - this.canvas.imageToScreen(...m.b)[i])) > 4) {
-      this.measurements.push(m);
-    }
-    this.schedule();
   }
 
   // --- cine -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 //   onChange(listener)  called on every view change (pan, zoom, rotation, mirroring, frame);
 //   frame()             the frame on screen (series) or null (slides);
 //   pixel               the physical size of an image pixel {x, y, unit: "um" | "mm"} or null;
-//   zoomAt(factor, sx, sy), panBy(dx, dy), fit([x0, y0, x1, y1]) to move the view.
+//   zoomAt(factor, sx, sy), panBy(dx, dy), fit([x0, y0, x1, y1]) to move the view;
+//   ownWheel            true when the viewer's stage handles the wheel itself.
 
 /** The matrix of an affine map given as a function from image to screen points. */
 export function matrixOf(toScreen) {
@@ -58,6 +59,7 @@ export function seriesSurface(seriesViewer) {
     matrix: () => matrixOf((x, y) => canvas.imageToScreen(x, y)),
     onChange: (listener) => seriesViewer.viewListeners.add(listener),
     frame: () => seriesViewer.shown?.k ?? seriesViewer.target,
+    ownWheel: true, // the wheel moves through the frames, over the drawing too
     pixel: spacing ? { x: spacing[1], y: spacing[0], unit: "mm" } : null,
     zoomAt(factor, sx, sy) {
       canvas.zoomBy(factor, sx, sy);
