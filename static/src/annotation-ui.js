@@ -13,6 +13,7 @@ import { AnnotationLayer } from "./annotation-layer.js";
 import { DrawingTool, TOOLS } from "./annotation-tools.js";
 
 const REST_MS = 150;
+const DIRECT_BUDGET_MS = 4;
 const HIT_PIXELS = 6;
 const LIST_LIMIT = 200;
 const HANDLE_LIMIT = 500;
@@ -101,6 +102,7 @@ export class AnnotationView {
     this.chosenClass = "";
     this.draftMode = false;
     this.many = false;
+    this.costPerShape = 0;
     this.dirty = true;
     this.lastMove = 0;
     this.scheduled = false;
@@ -410,9 +412,15 @@ export class AnnotationView {
     const moving = performance.now() - this.lastMove < REST_MS;
     if (this.dirty || resized || !this.many) {
       const inView = this.layer.inView(imageBox(matrix, width, height));
-      this.many = inView.length > DIRECT_LIMIT;
+      // Drawn afresh on every frame only while that stays well inside a frame's time (learnt
+      // from the last fresh drawing); otherwise the drawing is moved as a picture.
+      this.many = inView.length > DIRECT_LIMIT || inView.length * this.costPerShape > DIRECT_BUDGET_MS;
       if (this.many) this.canvas.drawCached(matrix, this.layer.inView(imageBox(matrix, width, height, 0.5)));
-      else this.canvas.drawDirect(matrix, inView, inView.length <= 300);
+      else {
+        const started = performance.now();
+        this.canvas.drawDirect(matrix, inView, inView.length <= 300);
+        if (inView.length >= 50) this.costPerShape = (performance.now() - started) / inView.length;
+      }
       this.dirty = false;
     } else if (!moving && !this.canvas.cacheHolds(matrix)) {
       this.canvas.drawCached(matrix, this.layer.inView(imageBox(matrix, width, height, 0.5)));

@@ -89,9 +89,24 @@ function dziUrl(image) {
   return `/dzi/${encodeURIComponent(image.id)}.dzi`;
 }
 
+/** WebGL drawn by the processor (SwiftShader, llvmpipe: virtual desktops and thin clients
+ * without a graphics card) is many times slower than a plain canvas there. */
+function softwareWebgl() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl");
+    if (!gl) return true;
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const renderer = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+    return /swiftshader|llvmpipe|software|basic render/i.test(renderer);
+  } catch {
+    return true;
+  }
+}
+
 function createViewer(image) {
   return OpenSeadragon({
     element: document.querySelector("#osd"),
+    drawer: softwareWebgl() ? "canvas" : "webgl",
     prefixUrl: "/static/dist/openseadragon/images/",
     tileSources: dziUrl(image),
     showNavigationControl: false,
