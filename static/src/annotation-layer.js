@@ -106,9 +106,14 @@ export class AnnotationLayer {
     return this.onFrame(item) && this.layerShown(layerKey(item.feature)) && this.passes(item);
   }
 
+  /** Every shape whose box meets [minX, minY, maxX, maxY], shown or not. */
+  search([minX, minY, maxX, maxY]) {
+    return this.index.search({ minX, minY, maxX, maxY });
+  }
+
   /** The shown shapes whose boxes meet [minX, minY, maxX, maxY]. */
-  inView([minX, minY, maxX, maxY]) {
-    return this.index.search({ minX, minY, maxX, maxY }).filter((item) => this.shown(item));
+  inView(box) {
+    return this.search(box).filter((item) => this.shown(item));
   }
 
   /** Every shown shape, for the list. */

@@ -9,7 +9,7 @@ const DOT = 2.5; // screen pixels: smaller shapes become dots
 const STEP = 0.75; // screen pixels: closer vertices are skipped
 const POINT_RADIUS = 4;
 export const DIRECT_LIMIT = 4000; // shapes in view drawn afresh on every frame
-const MARGIN = 0.5; // of the screen's size, on each side of a full drawing
+export const MARGIN = 0.25; // of the screen's size, on each side of a full drawing
 const FALLBACK_COLOUR = "#ffd400";
 
 /** The matrix that maps image pixels to screen pixels, applied to a point. */
@@ -223,12 +223,50 @@ export class AnnotationCanvas {
     if (!this.cache) return false;
     const relative = multiply(matrix, invert(this.cache.matrix));
     const context = this.context;
+    const [a, b, c, d, e, f] = relative;
+    if (Math.abs(a - 1) < 1e-9 && Math.abs(d - 1) < 1e-9 && Math.abs(b) < 1e-9 && Math.abs(c) < 1e-9) {
+      // A pan: copy the screen's part of the drawing, whole device pixels, no resampling.
+      const sx = Math.round((this.width * MARGIN - e) * this.ratio);
+      const sy = Math.round((this.height * MARGIN - f) * this.ratio);
+      context.setTransform(1, 0, 0, 1, 0, 0);
+      context.drawImage(this.cache.canvas, sx, sy, this.canvas.width, this.canvas.height, 0, 0, this.canvas.width, this.canvas.height);
+      context.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+      return true;
+    }
+    if (a > 0 && d > 0 && Math.abs(b) < 1e-9 && Math.abs(c) < 1e-9) return this.blitScaled(relative);
     context.save();
     context.transform(...relative);
     context.translate(-this.width * MARGIN, -this.height * MARGIN);
     context.scale(1 / this.ratio, 1 / this.ratio);
     context.drawImage(this.cache.canvas, 0, 0);
     context.restore();
+    return true;
+  }
+
+  /** A zoom without rotation: only the part of the drawing that lands on screen is scaled. */
+  blitScaled([a, , , d, e, f]) {
+    const r = this.ratio;
+    const source = this.cache.canvas;
+    const offsetX = this.width * MARGIN;
+    const offsetY = this.height * MARGIN;
+    // the drawing's device pixels that land on the screen's edges
+    const x0 = (offsetX - e / a) * r;
+    const x1 = (offsetX + (this.width - e) / a) * r;
+    const y0 = (offsetY - f / d) * r;
+    const y1 = (offsetY + (this.height - f) / d) * r;
+    const cx0 = Math.max(x0, 0);
+    const cx1 = Math.min(x1, source.width);
+    const cy0 = Math.max(y0, 0);
+    const cy1 = Math.min(y1, source.height);
+    if (cx1 <= cx0 || cy1 <= cy0) return true;
+    const across = this.canvas.width / (x1 - x0);
+    const down = this.canvas.height / (y1 - y0);
+    const context = this.context;
+    context.setTransform(1, 0, 0, 1, 0, 0);
+    context.imageSmoothingQuality = "low";
+    context.drawImage(source, cx0, cy0, cx1 - cx0, cy1 - cy0,
+      (cx0 - x0) * across, (cy0 - y0) * down, (cx1 - cx0) * across, (cy1 - cy0) * down);
+    context.setTransform(r, 0, 0, r, 0, 0);
     return true;
   }
 

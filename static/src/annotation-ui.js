@@ -8,7 +8,7 @@ import { getJson } from "./api.js";
 import { build, element } from "./dom.js";
 import { t, number, dateTime } from "./i18n.js";
 import { boxOf, distanceTo, measure, moved, verticesOf, withVertex } from "./annotation-geometry.js";
-import { AnnotationCanvas, DIRECT_LIMIT, apply, colourOf, drawSelection, drawShapes, imageBox, invert } from "./annotation-render.js";
+import { AnnotationCanvas, DIRECT_LIMIT, MARGIN, apply, colourOf, drawSelection, drawShapes, imageBox, invert } from "./annotation-render.js";
 import { AnnotationLayer } from "./annotation-layer.js";
 import { DrawingTool, TOOLS } from "./annotation-tools.js";
 
@@ -411,11 +411,14 @@ export class AnnotationView {
     const { width, height } = this.canvas;
     const moving = performance.now() - this.lastMove < REST_MS;
     if (this.dirty || resized || !this.many) {
-      const inView = this.layer.inView(imageBox(matrix, width, height));
-      // Drawn afresh on every frame only while that stays well inside a frame's time (learnt
-      // from the last fresh drawing); otherwise the drawing is moved as a picture.
-      this.many = inView.length > DIRECT_LIMIT || inView.length * this.costPerShape > DIRECT_BUDGET_MS;
-      if (this.many) this.canvas.drawCached(matrix, this.layer.inView(imageBox(matrix, width, height, 0.5)));
+      const box = imageBox(matrix, width, height);
+      const found = this.layer.search(box);
+      const inView = found.filter((item) => this.layer.shown(item));
+      // Drawn afresh on every frame only while the search and the drawing stay well inside a
+      // frame's time (learnt from the last fresh drawing); otherwise the drawing is moved as
+      // a picture, and nothing is searched until the view rests.
+      this.many = found.length > DIRECT_LIMIT || inView.length * this.costPerShape > DIRECT_BUDGET_MS;
+      if (this.many) this.canvas.drawCached(matrix, this.layer.inView(imageBox(matrix, width, height, MARGIN)));
       else {
         const started = performance.now();
         this.canvas.drawDirect(matrix, inView, inView.length <= 300);
@@ -423,7 +426,7 @@ export class AnnotationView {
       }
       this.dirty = false;
     } else if (!moving && !this.canvas.cacheHolds(matrix)) {
-      this.canvas.drawCached(matrix, this.layer.inView(imageBox(matrix, width, height, 0.5)));
+      this.canvas.drawCached(matrix, this.layer.inView(imageBox(matrix, width, height, MARGIN)));
     } else {
       this.canvas.blit(matrix);
     }
