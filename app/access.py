@@ -227,7 +227,7 @@ class AccessControl:
         decision = decide(
             principal.actor, action, OrganisationFacts(org_id), Relations(), now_utc()
         )
-        return Checked(decision, CaseFacts(None, org_id, None, None), f"org:{org_id}:classes")
+        return Checked(decision, CaseFacts(None, org_id, None, None), f"classes:{org_id}")
 
     def check_log(self, principal: Principal, action: str, resource: str) -> Checked:
         decision = decide(principal.actor, action, None, Relations(), now_utc())
@@ -460,7 +460,7 @@ def authorize_image_reading(image_id: str, what: str) -> Checked:
     if not checked.decision.allowed:
         log(principal, checked, f"view_{what}")
         refuse(checked)
-    resource = f"image:{image_id}:{what}"
+    resource = f"{what}:{image_id}"
     access_control().folder.hit(
         (principal.user_id, f"view_{what}", resource),
         _describer(principal, replace(checked, resource=resource), f"view_{what}", client()),

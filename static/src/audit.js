@@ -40,6 +40,8 @@ function actionName(action) {
     share: t("audit.action.share"),
     revoke: t("audit.action.revoke"),
     annotate: t("audit.action.annotate"),
+    import: t("audit.action.import"),
+    view_annotations: t("audit.action.view_annotations"),
     edit: t("audit.action.edit"),
     edit_case: t("audit.action.edit_case"),
     create_case: t("audit.action.create_case"),
@@ -75,6 +77,9 @@ function kindName(kind) {
   const names = {
     case: t("audit.kind.case"),
     image: t("audit.kind.image"),
+    annotation: t("audit.kind.annotation"),
+    annotations: t("audit.kind.annotations"),
+    classes: t("audit.kind.classes"),
     patient: t("audit.kind.patient"),
     access_log: t("audit.kind.access_log"),
     own_org: t("audit.kind.own_org"),

@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import _import_series, screenshot
+from tests.conftest import TEST_ORG, TEST_PATIENT
 
 pytestmark = pytest.mark.browser
 SPACES = re.compile(r"[\s\u00a0\u202f]")
+# A case of the test patient of its own: the other tests count the images of theirs.
+MARKED_CASE = (TEST_ORG, TEST_PATIENT, "Annoteringsfall")
 READY = "window.samsyn && samsyn.annotations && samsyn.annotations.ready"
 
 
@@ -33,7 +36,7 @@ def marked_slide(
 
     path = tmp_path_factory.mktemp("marked") / "marked.tif"
     write_pyramid(path, tissue(2048, 1536, seed=21), tile=256, mpp=0.25, downsamples=(1, 4))
-    return _import_series(live_data, [path])[0]
+    return _import_series(live_data, [path], MARKED_CASE)[0]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def marked_series(
 
     folder = tmp_path_factory.mktemp("marked-ct") / "ct"
     make_ct_series(folder, slices=4, size=128, seed=23, patient_id="SYNTHETIC-MARKS")
-    return _import_series(live_data, [folder])[0]
+    return _import_series(live_data, [folder], MARKED_CASE)[0]
 
 
 @pytest.fixture
