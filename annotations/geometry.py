@@ -150,14 +150,12 @@ def _plain(geometry: dict[str, Any], parsed: BaseGeometry) -> bool:
     """Is the GeoJSON already as it is stored: 2-D coordinates and closed rings?"""
     if parsed.has_z:
         return False
-    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    kind, coordinates = geometry["type"], geometry["coordinates"]
     if kind in ("Point", "LineString", "MultiPoint"):
         return True
-    polygons = (
-        [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else None
-    )
-    if polygons is None:
+    if kind not in ("Polygon", "MultiPolygon"):
         return False
+    polygons: list[Any] = [coordinates] if kind == "Polygon" else coordinates
     return all(list(ring[0]) == list(ring[-1]) for rings in polygons for ring in rings)
 
 

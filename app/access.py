@@ -214,13 +214,18 @@ class AccessControl:
         return Checked(decision, patient_case_facts(patient), f"patient:{patient.id}")
 
     def check_annotation(
-        self, session: Session, principal: Principal, action: str, annotation: AnnotationFacts
+        self,
+        session: Session,
+        principal: Principal,
+        action: str,
+        annotation_id: str,
+        annotation: AnnotationFacts,
     ) -> Checked:
         """The decision on one annotation: its case's, then its author's and layer's."""
         now = now_utc()
         case = annotation.case
         decision = decide(principal.actor, action, annotation, relations(session, case, now), now)
-        return Checked(decision, case, "")
+        return Checked(decision, case, f"annotation:{annotation_id}")
 
     def check_organisation(self, principal: Principal, action: str, org_id: str) -> Checked:
         """The decision on a list an organisation keeps (its annotation classes)."""
@@ -348,8 +353,11 @@ def refuse(checked: Checked) -> None:
     raise NotFound(UNKNOWN)
 
 
-def authorize_image(action: str, image_id: str) -> Checked:
-    """Check and log one access to an image; raise 404 or 403 when refused."""
+def authorize_image(action: str, image_id: str, deferred: bool = False) -> Checked:
+    """Check and log one access to an image; raise 404 or 403 when refused.
+
+    A refusal is always logged; an allowed access too, unless `deferred`: then the caller
+    logs it with `recorded` once the change is made."""
     principal = current_principal()
     checked = access_control().check_image(principal, action, image_id)
     if checked is None:
@@ -357,7 +365,8 @@ def authorize_image(action: str, image_id: str) -> Checked:
     if action == "render" and checked.decision.allowed:
         count_tile(access_control().folder, principal, image_id, checked, client())
         return checked
-    log(principal, checked, action)
+    if not (deferred and checked.decision.allowed):
+        log(principal, checked, action)
     if not checked.decision.allowed:
         refuse(checked)
     return checked
@@ -431,8 +440,7 @@ def authorize_annotation(
     """Check one action on an annotation; a refusal is logged (as `log_as`) and raised, an
     allowed change is logged by the caller with `recorded` once it is made."""
     principal = current_principal()
-    checked = access_control().check_annotation(session, principal, action, facts)
-    checked = replace(checked, resource=f"annotation:{annotation_id}")
+    checked = access_control().check_annotation(session, principal, action, annotation_id, facts)
     if not checked.decision.allowed:
         log(principal, checked, log_as)
         refuse(checked)

@@ -27,8 +27,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SamsynError)
     def samsyn_error(error: SamsynError) -> Response:
-        details = getattr(error, "details", None)
-        response = error_response(error.status, error.code, error.message, details)
+        response = error_response(error.status, error.code, error.message, error.details)
         response.headers.update(getattr(error, "headers", {}))
         return response
 

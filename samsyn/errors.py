@@ -11,9 +11,11 @@ class SamsynError(Exception):
     code = "error"
     status = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # What the answer carries beside the message (a 409 carries the current version).
+        self.details = details or {}
 
 
 class BadRequest(SamsynError):

@@ -15,20 +15,26 @@ from annotations import store
 from annotations.classes import NAME_LIMIT, normal_color, valid_code
 from annotations.features import Canvas, Posted, class_name, frame_of, measured, posted
 from annotations.formats import geojson
-from annotations.geometry import Bounds, Checked, Ellipse, InvalidGeometry, check_shape
+from annotations.geometry import (
+    Bounds,
+    Checked,
+    Ellipse,
+    InvalidGeometry,
+    check_shape,
+    ellipse_json,
+)
 from annotations.measure import PixelSize
 from app.access import (
     UNKNOWN,
-    access_control,
     authorize_annotation,
+    authorize_image,
     authorize_image_reading,
     authorize_organisation,
     database,
     image_facts,
-    log,
     recorded,
-    refuse,
 )
+from app.access import Checked as Decided
 from app.annotation_classes import active_class, add_class, class_json, classes_of, retire_class
 from app.api import json_object
 from app.auth import Principal, current_principal
@@ -76,19 +82,17 @@ def canvas_of(image: Image) -> Canvas:
 
 def measurements_of(image: Image, shape: Checked, frame: int | None) -> dict[str, Any]:
     """The shape's measurements; on a series with the frame's values (HU on CT) inside it."""
-    canvas = canvas_of(image)
-    if (
-        image.kind != "series"
-        or frame is None
-        or shape.geometry.geom_type
-        not in (
-            "Polygon",
-            "MultiPolygon",
-        )
-    ):
-        return measured(shape, canvas)
+    areal = shape.geometry.geom_type in ("Polygon", "MultiPolygon")
+    values = frame_values(image, frame) if areal else None
+    return measured(shape, canvas_of(image), *(values or ()))
+
+
+def frame_values(image: Image, frame: int | None) -> tuple[Any, str] | None:
+    """A series frame's modality values (those the `value` route reads) and their unit."""
+    if image.kind != "series" or frame is None:
+        return None
     series = services().series.get(image.id)
-    return measured(shape, canvas, series.modality(frame), series.unit(frame))
+    return series.modality(frame), series.unit(frame)
 
 
 def image_row(session: Session, image_id: str) -> Image:
@@ -98,19 +102,14 @@ def image_row(session: Session, image_id: str) -> Image:
     return image
 
 
-def authorize_on_image(session: Session, action: str, image_id: str) -> tuple[Image, Any]:
-    """The image and the decision for `action` on it; a refusal is logged and raised."""
-    principal = current_principal()
-    checked = access_control().check_image(principal, action, image_id)
-    if checked is None:
-        raise NotFound(UNKNOWN)
-    if not checked.decision.allowed:
-        log(principal, checked, action)
-        refuse(checked)
+def authorize_on_image(session: Session, action: str, image_id: str) -> tuple[Image, Decided]:
+    """The image and the decision for `action` on it; a refusal is logged and raised, an
+    allowed change is logged with `recorded` once it is made."""
+    checked = authorize_image(action, image_id, deferred=True)
     return image_row(session, image_id), checked
 
 
-def writer_org(checked: Any, principal: Principal) -> str | None:
+def writer_org(checked: Decided, principal: Principal) -> str | None:
     """The organisation the annotator acts for: the role the decision rests on."""
     if checked.decision.role is not None:
         return str(checked.decision.role.org_id)
@@ -146,23 +145,13 @@ def draft_of(
         kind=shape.kind,
         geometry=shape.geojson(),
         bbox=shape.bbox,
-        shape=_ellipse_json(shape.ellipse),
+        shape=ellipse_json(shape.ellipse) if shape.ellipse else None,
         classification=name,
         color=color,
         label=item.label,
         locked=item.locked,
         measurements=measurements_of(image, shape, item.frame),
     )
-
-
-def _ellipse_json(ellipse: Ellipse | None) -> dict[str, Any] | None:
-    if ellipse is None:
-        return None
-    return {
-        "center": [ellipse.cx, ellipse.cy],
-        "radii": [ellipse.rx, ellipse.ry],
-        "rotation": ellipse.rotation,
-    }
 
 
 def feature_json(
@@ -196,15 +185,16 @@ def feature_json(
 
 def features_json(session: Session, rows: list[store.AnnotationRow]) -> list[dict[str, Any]]:
     """Features with their authors' and organisations' names, looked up once."""
-    authors = {row.author_id for row in rows}
-    org_ids = {row.org_id for row in rows if row.org_id}
-    people = dict(session.execute(select(User.id, User.name).where(User.id.in_(authors))).all())
-    orgs = dict(
-        session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
-        ).all()
-    )
+    people = names(session, User, {row.author_id for row in rows})
+    orgs = names(session, Organisation, {row.org_id for row in rows if row.org_id})
     return [feature_json(row, people, orgs) for row in rows]
+
+
+def names(
+    session: Session, model: type[User] | type[Organisation], ids: set[str]
+) -> dict[str, str]:
+    """The names of these users or organisations, looked up in one query."""
+    return dict(session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
 
 
 def one_feature(session: Session, row: store.AnnotationRow) -> dict[str, Any]:
@@ -244,9 +234,7 @@ def base_version() -> int:
 
 def stale(session: Session, error: store.StaleVersion) -> Conflict:
     """A 409 that carries the current annotation, so the client can merge or redo."""
-    conflict = Conflict(error.message)
-    conflict.details = {"current": one_feature(session, error.current)}  # type: ignore[attr-defined]
-    return conflict
+    return Conflict(error.message, {"current": one_feature(session, error.current)})
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -406,11 +394,7 @@ def annotation_history(annotation_id: str) -> Response:
             session, "read_annotation", annotation_id, facts_of(session, row), "view_annotations"
         )
         versions = store.history(session, annotation_id)
-        people = dict(
-            session.execute(
-                select(User.id, User.name).where(User.id.in_({v.user_id for v in versions}))
-            ).all()
-        )
+        people = names(session, User, {v.user_id for v in versions})
         return jsonify(
             [
                 {
@@ -517,7 +501,7 @@ def import_annotations(image_id: str) -> tuple[Response, int]:
                 f"The file holds {len(read)} features; at most {IMPORT_LIMIT} at once."
             )
         known = {row.name: row.color for row in classes_of(session, org_id)} if org_id else {}
-        values = _frame_values(image, frame)
+        values = frame_values(image, frame)
         drafts, report = _import_drafts(read, canvas, known, values)
         with recorded(session, checked, "import", annotations=len(drafts)) as made:
             ids = store.create_many(
@@ -543,13 +527,6 @@ def _document() -> object:
         return orjson.loads(request.get_data(cache=False))
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"The file is not JSON: {error}.") from error
-
-
-def _frame_values(image: Image, frame: int | None) -> tuple[Any, str] | None:
-    if image.kind != "series" or frame is None:
-        return None
-    series = services().series.get(image.id)
-    return series.modality(frame), series.unit(frame)
 
 
 def _import_drafts(
