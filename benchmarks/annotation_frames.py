@@ -12,7 +12,6 @@ HistomicsUI takes ~20 s to show whole-slide nuclei; target: p95 frame under 33 m
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import statistics
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.annotation_store import qupath_document
 from benchmarks.processes import HOST, BenchmarkError, free_port, running_server
 from benchmarks.report import load_average, table
 from benchmarks.samsyn_instance import (
@@ -54,39 +54,6 @@ class Run:
     frames: int
 
 
-def nuclei(count: int, side: int) -> dict[str, Any]:
-    """Small hexagonal detections spread over the slide, in three classes."""
-    generator = random.Random(17)
-    classes = [
-        ("Tumor", [200, 0, 0]),
-        ("Stroma", [150, 200, 150]),
-        ("Immune cells", [160, 90, 160]),
-    ]
-    features = []
-    for index in range(count):
-        x, y = generator.uniform(10, side - 10), generator.uniform(10, side - 10)
-        ring = [
-            [x + 5, y],
-            [x + 2.5, y + 4.3],
-            [x - 2.5, y + 4.3],
-            [x - 5, y],
-            [x - 2.5, y - 4.3],
-            [x + 2.5, y - 4.3],
-        ]
-        name, colour = classes[index % 3]
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
-                "properties": {
-                    "objectType": "detection",
-                    "classification": {"name": name, "color": colour},
-                },
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
-
-
 def run(settings: Settings, workdir: Path) -> tuple[list[Run], dict[str, float]]:
     if shutil.which("chromium") is None:
         raise BenchmarkError("Debian's chromium is not installed (apt-get install chromium)")
@@ -109,7 +76,9 @@ def run(settings: Settings, workdir: Path) -> tuple[list[Run], dict[str, float]]
     with running_server(command, environment(data_dir), data_dir / "serve.log", f"{base}/readyz"):
         headers = login_headers(base)
         started = time.perf_counter()
-        report = _import(base, headers, image_id, nuclei(settings.shapes, settings.side))
+        report = _import(
+            base, headers, image_id, qupath_document(settings.shapes, settings.side, radius=5)
+        )
         imported_s = time.perf_counter() - started
         runs, shown_s = _browse(base, headers, image_id, settings)
     return runs, {"import_s": imported_s, "imported": float(report["imported"]), "shown_s": shown_s}

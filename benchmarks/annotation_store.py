@@ -48,27 +48,34 @@ class Figures:
     listing_s: float
 
 
-def qupath_document(count: int) -> dict[str, Any]:
-    """Nucleus-sized hexagonal detections spread over a 100,000 px square slide."""
+CLASSES = (("Tumor", [200, 0, 0]), ("Stroma", [150, 200, 150]), ("Immune cells", [160, 90, 160]))
+
+
+def qupath_document(count: int, side: int = SLIDE_SIDE, radius: float = 8) -> dict[str, Any]:
+    """Nucleus-sized hexagonal QuPath detections of three classes spread over a square
+    slide of `side` pixels."""
     generator = random.Random(11)
+    half, high = radius / 2, radius * 0.87
     features = []
-    for _ in range(count):
-        x, y = generator.uniform(50, SLIDE_SIDE - 50), generator.uniform(50, SLIDE_SIDE - 50)
+    for index in range(count):
+        x = generator.uniform(radius + 2, side - radius - 2)
+        y = generator.uniform(radius + 2, side - radius - 2)
         ring = [
-            [x + 8, y],
-            [x + 4, y + 7],
-            [x - 4, y + 7],
-            [x - 8, y],
-            [x - 4, y - 7],
-            [x + 4, y - 7],
+            [x + radius, y],
+            [x + half, y + high],
+            [x - half, y + high],
+            [x - radius, y],
+            [x - half, y - high],
+            [x + half, y - high],
         ]
+        name, colour = CLASSES[index % len(CLASSES)]
         features.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
                 "properties": {
                     "objectType": "detection",
-                    "classification": {"name": "Tumor", "color": [200, 0, 0]},
+                    "classification": {"name": name, "color": colour},
                 },
             }
         )
