@@ -196,6 +196,37 @@ def page_as(chromium: Any, app_url: str) -> Iterator[Callable[[dict[str, str]], 
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+def choose_language(tab: Any, language: str) -> None:
+    """The user's language chosen as the page's own switch does it: PUT /api/me/language
+    from within the page, with the session's CSRF token."""
+    if not tab.url.startswith("http"):
+        tab.goto("/static/i18n/sv.json")  # any page of samsyn's origin
+    status = tab.evaluate(
+        """async (language) => {
+          const me = await (await fetch("/api/me", { credentials: "same-origin" })).json();
+          const answer = await fetch("/api/me/language", {
+            method: "PUT",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
+            body: JSON.stringify({ language }),
+          });
+          return answer.status;
+        }""",
+        language,
+    )
+    assert status == 200, f"PUT /api/me/language answered {status}"
+
+
+def choose_language_for(requests: Any, language: str) -> None:
+    """The same through a browser context's own requests (`context.request`), before any
+    page is open or after the last one closed."""
+    token = requests.get("/api/me").json()["csrf_token"]
+    answer = requests.put(
+        "/api/me/language", data={"language": language}, headers={"X-CSRF-Token": token}
+    )
+    assert answer.ok, answer.text()
+
+
 def screenshot(tab: Any, name: str) -> None:
     """A full-page PNG under /tmp/samsyn-screenshots for a human to look at."""
     folder = Path("/tmp/samsyn-screenshots")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SECOND_ORG, SECOND_UNIT
+from tests.browser.conftest import SECOND_ORG, SECOND_UNIT, choose_language_for
 from tests.conftest import TEST_ORG
 
 # Yesterday 09:00 in Stockholm (in UTC; close enough to the hour for the test's purpose).
@@ -99,20 +99,12 @@ def open_extract(tab: Any) -> None:
     tab.get_by_test_id("access-row").first.wait_for(timeout=15_000)
 
 
-def choose_language(tab: Any, language: str) -> None:
-    token = tab.request.get("/api/me").json()["csrf_token"]
-    answer = tab.request.put(
-        "/api/me/language", data={"language": language}, headers={"X-CSRF-Token": token}
-    )
-    assert answer.ok, answer.text()
-
-
 def test_the_extract_is_grouped_in_swedish_then_english(
     page: Any, page_as: PageAs, people: dict[str, dict[str, str]], yesterday: None
 ) -> None:
     touch_the_test_patient(page)
     patient = page_as(people["patient"])
-    choose_language(patient, "sv")
+    choose_language_for(patient.request, "sv")
     open_extract(patient)
 
     assert patient.evaluate("document.documentElement.lang") == "sv"
@@ -142,7 +134,7 @@ def test_the_extract_is_grouped_in_swedish_then_english(
     assert patient.get_by_test_id("log-pdf").inner_text() == "Ladda ner som PDF"
     patient.screenshot(path="/tmp/extract-sv.png", full_page=True)
 
-    choose_language(patient, "en")
+    choose_language_for(patient.request, "en")
     patient.reload()
     patient.get_by_test_id("access-row").first.wait_for(timeout=15_000)
     patient.locator("h1", has_text="Who has accessed your data").wait_for()
@@ -154,7 +146,7 @@ def test_the_extract_is_grouped_in_swedish_then_english(
     assert "with your consent" in english and "Under emergency access" in english
     assert patient.get_by_test_id("log-pdf").inner_text() == "Download as PDF"
     patient.screenshot(path="/tmp/extract-en.png", full_page=True)
-    choose_language(patient, "sv")
+    choose_language_for(patient.request, "sv")
 
 
 def test_the_pdf_download_is_a_pdf_file(

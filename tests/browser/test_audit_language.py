@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import BLOCKED_PATIENT
+from tests.browser.conftest import BLOCKED_PATIENT, choose_language
 
 pytestmark = pytest.mark.browser
 
@@ -23,23 +23,6 @@ DESKTOP = {"width": 1280, "height": 800}
 NARROW = {"width": 800, "height": 800}
 SWEDISH_WEEKDAYS = {"Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Söndag"}
 ENGLISH_WEEKDAYS = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
-
-
-def choose_language(tab: Any, language: str) -> None:
-    """The language switch's request, sent by the page's own fetch with its CSRF token."""
-    tab.evaluate(
-        """async (language) => {
-          const me = await (await fetch("/api/me", { credentials: "same-origin" })).json();
-          const answer = await fetch("/api/me/language", {
-            method: "PUT",
-            credentials: "same-origin",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
-            body: JSON.stringify({ language }),
-          });
-          if (!answer.ok) throw new Error(`${answer.status} ${await answer.text()}`);
-        }""",
-        language,
-    )
 
 
 @pytest.fixture

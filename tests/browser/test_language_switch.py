@@ -11,6 +11,7 @@ import pytest
 
 from app.api.static import catalogue
 from tests.browser.conftest import PEOPLE_PASSWORD, SECOND_ORG
+from tests.browser.conftest import choose_language as choose
 from tests.conftest import TEST_CASE, TEST_ORG, TEST_PATIENT
 
 pytestmark = pytest.mark.browser
@@ -81,22 +82,6 @@ def wait_for_language(tab: Any, language: str) -> None:
 
 def wait_for_cases(tab: Any) -> None:
     tab.locator("#cases table, #cases .notice").first.wait_for(timeout=15_000)
-
-
-def choose(tab: Any, language: str) -> None:
-    """The user's language set the way the page itself does it: PUT with the CSRF token."""
-    tab.evaluate(
-        """async (language) => {
-          const me = await (await fetch("/api/me")).json();
-          const answer = await fetch("/api/me/language", {
-            method: "PUT",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
-            body: JSON.stringify({ language }),
-          });
-          if (!answer.ok) throw new Error(`language not set: ${answer.status}`);
-        }""",
-        language,
-    )
 
 
 def shoot(tab: Any, name: str) -> None:

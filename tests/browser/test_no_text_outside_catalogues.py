@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import choose_language as choose_language_in_page
 from tests.browser.conftest import screenshot
 from tests.conftest import TEST_CASE, TEST_PATIENT
 
@@ -368,23 +369,6 @@ def sign_in(context: Any, who: dict[str, str]) -> str:
     response = context.request.post("/api/session", data=who)
     assert response.ok, f"sign-in failed: {response.status} {response.text()}"
     return str(response.json()["csrf_token"])
-
-
-def choose_language_in_page(tab: Any, language: str) -> None:
-    """The language switch as the page makes it: PUT /api/me/language with the CSRF token."""
-    status = tab.evaluate(
-        """async (language) => {
-          const me = await (await fetch("/api/me", { credentials: "same-origin" })).json();
-          const answer = await fetch("/api/me/language", {
-            method: "PUT", credentials: "same-origin",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
-            body: JSON.stringify({ language }),
-          });
-          return answer.status;
-        }""",
-        language,
-    )
-    assert status == 200, f"PUT /api/me/language answered {status}"
 
 
 def report(page_name: str, language: str, lang: str, found: list[str]) -> str:

@@ -14,6 +14,7 @@ from tests.browser.conftest import (
     PROTECTED_NAME,
     PROTECTED_PATIENT,
     _import_series,
+    choose_language_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -68,13 +69,7 @@ def sized(chromium: Any, app_url: str, live_login: dict[str, str]) -> Iterator[C
         )
         contexts.append(context)
         assert context.request.post("/api/session", data=live_login).ok
-        session = context.request.get("/api/me").json()
-        changed = context.request.put(
-            "/api/me/language",
-            data={"language": language},
-            headers={"X-CSRF-Token": session["csrf_token"]},
-        )
-        assert changed.ok, changed.text()
+        choose_language_for(context.request, language)
         tab = context.new_page()
         tab.on("pageerror", lambda error: errors.append(error))
         return tab
@@ -82,11 +77,7 @@ def sized(chromium: Any, app_url: str, live_login: dict[str, str]) -> Iterator[C
     yield open_
     for context in contexts:
         # Back to Swedish for the tests after this one: the choice is stored with the user.
-        token = context.request.get("/api/me").json()["csrf_token"]
-        reset = context.request.put(
-            "/api/me/language", data={"language": "sv"}, headers={"X-CSRF-Token": token}
-        )
-        assert reset.ok, reset.text()
+        choose_language_for(context.request, "sv")
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 

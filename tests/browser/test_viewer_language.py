@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from app.api.static import catalogue
+from tests.browser.conftest import choose_language
 
 pytestmark = pytest.mark.browser
 
@@ -105,26 +106,6 @@ def tab_in(chromium: Any, app_url: str, live_login: dict[str, str]) -> Iterator[
         choose_language(tab, "sv")
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def choose_language(tab: Any, language: str) -> None:
-    """PUT /api/me/language from within the page, as its language switch does."""
-    if not tab.url.startswith("http"):
-        tab.goto("/static/i18n/sv.json")  # any page of samsyn's origin
-    status = tab.evaluate(
-        """async (language) => {
-          const me = await (await fetch("/api/me", { credentials: "same-origin" })).json();
-          const response = await fetch("/api/me/language", {
-            method: "PUT",
-            credentials: "same-origin",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
-            body: JSON.stringify({ language }),
-          });
-          return response.status;
-        }""",
-        language,
-    )
-    assert status == 200, status
 
 
 def wait_for_slide(tab: Any) -> None:
