@@ -378,6 +378,9 @@ def test_the_image_list_holds_at_1280_and_800(
 @pytest.mark.parametrize("language", ["sv", "en"])
 def test_the_sign_in_holds_at_1280_and_800(stranger: Any, language: str) -> None:
     stranger.goto("/login")
+    # once the form is drawn, the page has loaded its catalogue (and remembered the language
+    # it loaded, which would otherwise overwrite the choice set here)
+    stranger.get_by_test_id("signin").wait_for()
     stranger.evaluate("language => localStorage.setItem('samsyn.language', language)", language)
     for size, viewport in (("1280", WIDE), ("800", NARROW)):
         stranger.set_viewport_size(viewport)
