@@ -18,6 +18,7 @@ from annotations.formats.geojson import kind_of
 from annotations.geometry import Bounds, Checked, InvalidGeometry, check_shape
 from annotations.measure import PixelSize, measurements, region_statistics
 from samsyn.errors import BadRequest
+from samsyn.text import storable
 
 LABEL_LIMIT = 2_000
 CLASS_LIMIT = 255
@@ -128,11 +129,7 @@ def _text(value: object, what: str, limit: int) -> str | None:
         raise BadRequest(f"The {what} must be text.")
     if len(value) > limit:
         raise BadRequest(f"The {what} is longer than {limit} characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise BadRequest(f"The {what} contains characters that cannot be stored.") from error
-    if any((ord(char) < 32 and char not in "\n\t") or ord(char) == 127 for char in value):
+    if not storable(value, multiline=True):
         raise BadRequest(f"The {what} contains characters that cannot be stored.")
     return value.strip() or None
 

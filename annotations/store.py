@@ -220,9 +220,7 @@ def create_many(
     ]
     # Core inserts (executemany) rather than the ORM's bulk path: a fifth of the time.
     session.execute(insert(ROWS), rows)
-    session.execute(
-        insert(VERSIONS), [_version_of(row, author_id, now) for row in rows]
-    )
+    session.execute(insert(VERSIONS), [_version_of(row, author_id, now) for row in rows])
     _index_many(session, [row["id"] for row in rows])
     return [row["id"] for row in rows]
 

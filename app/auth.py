@@ -25,13 +25,13 @@ from flask import g, request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.api.fields import storable
 from app.clients import environ_client
 from app.epoch import PolicyEpoch
 from app.extensions import Database
 from app.models import LoginFailure, LoginSession, Membership, Organisation, Unit, User, utcnow
 from app.policy import Actor, Role
 from samsyn.errors import Forbidden, SamsynError
+from samsyn.text import storable
 
 COOKIE = "samsyn_session"
 SESSION_COOKIE = re.compile(rf"(?:^|;)\s*{COOKIE}=([A-Za-z0-9_-]{{1,128}})(?:;|$)")
