@@ -15,6 +15,7 @@ from app.api import (
     directory,
     health,
     images,
+    notes,
     pages,
     patients,
     series,
@@ -51,6 +52,7 @@ BLUEPRINTS = (
     series.bp,
     tiles.bp,
     cases.bp,
+    notes.bp,
     annotating.bp,
     directory.bp,
     patients.bp,
@@ -82,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.wsgi_app = FastTiles(app, app.wsgi_app)  # type: ignore[method-assign]
     threads = app.config.get("SERVER_THREADS")
-    capacity = live_capacity(threads) if threads else None
+    capacity = app.config.get("LIVE_SLOTS") or (live_capacity(threads) if threads else None)
     app.wsgi_app = LiveGate(services(app), app.wsgi_app, capacity)  # type: ignore[method-assign]
     return app
 

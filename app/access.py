@@ -387,12 +387,17 @@ def count_tile(
 
 
 def authorize_case(
-    session: Session, action: str, case_id: str, deferred: bool = False
+    session: Session,
+    action: str,
+    case_id: str,
+    deferred: bool = False,
+    log_as: str | None = None,
 ) -> tuple[Case, Checked]:
     """Check one access to a case; raise 404 or 403 when refused.
 
-    A refusal is always logged; an allowed access too, unless `deferred`: then the
-    caller logs it with `recorded` once the change is made.
+    A refusal is always logged (as `log_as` when the access is more than `action`, such as
+    joining the live room); an allowed access too, unless `deferred`: then the caller logs
+    it with `recorded` once the change is made.
     """
     principal = current_principal()
     case = session.get(Case, case_id) if len(case_id) <= 32 else None
@@ -400,10 +405,10 @@ def authorize_case(
         raise NotFound(UNKNOWN)
     checked = access_control().check_case(session, principal, action, case_facts(case))
     if not checked.decision.allowed:
-        log(principal, checked, action)
+        log(principal, checked, log_as or action)
         refuse(checked)
     elif not deferred:
-        log(principal, checked, action)
+        log(principal, checked, log_as or action)
     return case, checked
 
 

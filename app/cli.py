@@ -41,8 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the production server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--threads", type=int, default=32)
+    serve.add_argument(
+        "--workers", type=int, default=None, help="worker processes [one per core]"
+    )
+    serve.add_argument(
+        "--threads", type=int, default=32, help="HTTP threads per worker (live ones come on top)"
+    )
     serve.set_defaults(run=_serve)
     _directory_commands(commands)
     audit = commands.add_parser("audit", help="the access log").add_subparsers(

@@ -34,6 +34,8 @@ class Database:
         self.engine: Engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.on_policy_change = on_policy_change
+        # Called after a commit with what the transaction announced to the live rooms.
+        self.on_announce: Callable[[list[dict[str, Any]]], None] | None = None
         event.listen(self._sessions, "after_flush", _note_policy_changes)
         event.listen(self._sessions, "after_commit", self._after_commit)
         event.listen(self._sessions, "after_rollback", _forget_policy_changes)
@@ -54,6 +56,9 @@ class Database:
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("policy_changed", False) and self.on_policy_change is not None:
             self.on_policy_change()
+        announced = session.info.pop("announcements", None)
+        if announced and self.on_announce is not None:
+            self.on_announce(announced)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -69,6 +74,13 @@ def _note_policy_changes(session: Session, _context: Any) -> None:
 
 def _forget_policy_changes(session: Session) -> None:
     session.info.pop("policy_changed", None)
+    session.info.pop("announcements", None)
+
+
+def announce(session: Session, message: dict[str, Any]) -> None:
+    """A message for the live rooms, sent once (and only if) this transaction commits:
+    nothing is broadcast that is not stored."""
+    session.info.setdefault("announcements", []).append(message)
 
 
 def _table(row: object) -> str | None:

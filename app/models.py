@@ -307,3 +307,35 @@ class AccessEntry(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsultNote(Base):
+    """A konsultanteckning: what a reviewer wrote in a case's live room, plain text, kept
+    with the case's sequence number and optionally pinned to a point of an image."""
+
+    __tablename__ = "consult_notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    image_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    frame: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    anchor_x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor_y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AppliedOp(Base):
+    """A live op that was applied, by its client's `op_id`: a retried op answers with the
+    acknowledgement it had the first time instead of applying again."""
+
+    __tablename__ = "applied_ops"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    op_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ack: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -38,6 +38,7 @@ from app.access import Checked as Decided
 from app.annotation_classes import active_class, add_class, class_json, classes_of, retire_class
 from app.api import json_object
 from app.auth import Principal, current_principal
+from app.extensions import announce
 from app.models import Image, Organisation, User
 from app.policy import AnnotationFacts
 from app.services import services
@@ -260,28 +261,71 @@ def json_response(value: Any, status: int = 200) -> Response:
 @bp.post("/images/<image_id>/annotations")
 def create_annotation(image_id: str) -> tuple[Response, int]:
     data = json_object("send a GeoJSON Feature")
-    principal = current_principal()
     with database().session() as session:
-        image, checked = authorize_on_image(session, "annotate", image_id)
-        item = posted(data, canvas_of(image))
-        org_id = writer_org(checked, principal)
-        draft = draft_of(session, image, item, org_id)
-        with recorded(session, checked, "annotate", kind=item.shape.kind) as made:
-            row = store.create(
-                session,
-                draft,
-                image_id=image.id,
-                case_id=image.case_id,
-                frame=item.frame,
-                author_id=principal.user_id,
-                org_id=org_id,
-                layer=item.layer,
-            )
-            made["annotation"] = row.id
-        feature = one_feature(session, row)
+        row, feature = create_on(session, image_id, data)
     response = jsonify({"id": row.id, "version": row.version, "seq": row.seq, "feature": feature})
     response.headers["ETag"] = f'"{row.version}"'
     return response, 201
+
+
+def create_on(
+    session: Session, image_id: str, data: dict[str, Any], op_id: str | None = None
+) -> tuple[store.AnnotationRow, dict[str, Any]]:
+    """A new annotation from a posted Feature (a REST POST or a live `create` op), logged,
+    and announced to the case's live room once committed."""
+    principal = current_principal()
+    image, checked = authorize_on_image(session, "annotate", image_id)
+    item = posted(data, canvas_of(image))
+    org_id = writer_org(checked, principal)
+    draft = draft_of(session, image, item, org_id)
+    with recorded(session, checked, "annotate", kind=item.shape.kind, **via(op_id)) as made:
+        row = store.create(
+            session,
+            draft,
+            image_id=image.id,
+            case_id=image.case_id,
+            frame=item.frame,
+            author_id=principal.user_id,
+            org_id=org_id,
+            layer=item.layer,
+        )
+        made["annotation"] = row.id
+    feature = one_feature(session, row)
+    announce_change(session, row, "create", feature, op_id)
+    return row, feature
+
+
+def via(op_id: str | None) -> dict[str, Any]:
+    """The access log's note that a change came through the live room."""
+    return {"via": "live", "op_id": op_id} if op_id is not None else {}
+
+
+def announce_change(
+    session: Session,
+    row: store.AnnotationRow,
+    kind: str,
+    annotation: dict[str, Any],
+    op_id: str | None,
+) -> None:
+    """Tell the case's live room of a change once it is committed: drafts only to their
+    author's own connections."""
+    if row.case_id is None:
+        return
+    announce(
+        session,
+        {
+            "kind": "op",
+            "case": row.case_id,
+            "only_user": row.author_id if row.layer == "draft" else None,
+            "payload": {
+                "seq": row.seq,
+                "op_id": op_id,
+                "user": current_principal().user_id,
+                "type": kind,
+                "annotation": annotation,
+            },
+        },
+    )
 
 
 def annotation_and_image(session: Session, annotation_id: str) -> tuple[store.AnnotationRow, Image]:
@@ -316,33 +360,43 @@ def change_annotation(annotation_id: str) -> Response:
     data = json_object("send a GeoJSON Feature with what changes")
     version = base_version()
     with database().session() as session:
-        row, image = annotation_and_image(session, annotation_id)
-        checked = authorize_annotation(
-            session, "change_annotation", annotation_id, facts_of(session, row), "edit"
-        )
-        merged = _merged(row, data)
-        item = posted(merged, canvas_of(image), default_layer=row.layer)
-        if row.layer == "shared" and item.layer == "draft":
-            raise BadRequest("A shared annotation cannot go back to being a draft.")
-        if item.frame != row.frame:
-            raise BadRequest("An annotation stays on its frame; draw a new one on the other frame.")
-        draft = draft_of(session, image, item, row.org_id)
-        try:
-            with recorded(session, checked, "edit", annotation=annotation_id) as made:
-                changed = store.change(
-                    session, annotation_id, version, draft, current_principal().user_id
-                )
-                if item.layer == "shared" and changed.layer == "draft":
-                    changed = store.publish(
-                        session, annotation_id, changed.version, current_principal().user_id
-                    )
-                made["version"] = changed.version
-        except store.StaleVersion as error:
-            raise stale(session, error) from error
-        feature = one_feature(session, changed)
+        changed, feature = change_on(session, annotation_id, version, data)
     response = jsonify(feature)
     response.headers["ETag"] = f'"{changed.version}"'
     return response
+
+
+def change_on(
+    session: Session,
+    annotation_id: str,
+    version: int,
+    data: dict[str, Any],
+    op_id: str | None = None,
+) -> tuple[store.AnnotationRow, dict[str, Any]]:
+    """A PATCH or a live `update` op: the new version, logged and announced."""
+    row, image = annotation_and_image(session, annotation_id)
+    checked = authorize_annotation(
+        session, "change_annotation", annotation_id, facts_of(session, row), "edit"
+    )
+    merged = _merged(row, data)
+    item = posted(merged, canvas_of(image), default_layer=row.layer)
+    if row.layer == "shared" and item.layer == "draft":
+        raise BadRequest("A shared annotation cannot go back to being a draft.")
+    if item.frame != row.frame:
+        raise BadRequest("An annotation stays on its frame; draw a new one on the other frame.")
+    draft = draft_of(session, image, item, row.org_id)
+    user_id = current_principal().user_id
+    try:
+        with recorded(session, checked, "edit", annotation=annotation_id, **via(op_id)) as made:
+            changed = store.change(session, annotation_id, version, draft, user_id)
+            if item.layer == "shared" and changed.layer == "draft":
+                changed = store.publish(session, annotation_id, changed.version, user_id)
+            made["version"] = changed.version
+    except store.StaleVersion as error:
+        raise stale(session, error) from error
+    feature = one_feature(session, changed)
+    announce_change(session, changed, "update", feature, op_id)
+    return changed, feature
 
 
 def _merged(row: store.AnnotationRow, data: dict[str, Any]) -> dict[str, Any]:
@@ -372,17 +426,30 @@ def _merged(row: store.AnnotationRow, data: dict[str, Any]) -> dict[str, Any]:
 def delete_annotation(annotation_id: str) -> Response:
     version = base_version()
     with database().session() as session:
-        row, _image = annotation_and_image(session, annotation_id)
-        checked = authorize_annotation(
-            session, "delete_annotation", annotation_id, facts_of(session, row), "delete"
-        )
-        try:
-            with recorded(session, checked, "delete", annotation=annotation_id) as made:
-                gone = store.delete(session, annotation_id, version, current_principal().user_id)
-                made["version"] = gone.version
-        except store.StaleVersion as error:
-            raise stale(session, error) from error
-        return jsonify({"id": gone.id, "version": gone.version, "seq": gone.seq, "deleted": True})
+        gone = delete_on(session, annotation_id, version)
+    return jsonify({"id": gone.id, "version": gone.version, "seq": gone.seq, "deleted": True})
+
+
+def delete_on(
+    session: Session, annotation_id: str, version: int, op_id: str | None = None
+) -> store.AnnotationRow:
+    """A DELETE or a live `delete` op: the annotation gone (its versions kept), announced."""
+    row, _image = annotation_and_image(session, annotation_id)
+    checked = authorize_annotation(
+        session, "delete_annotation", annotation_id, facts_of(session, row), "delete"
+    )
+    try:
+        with recorded(session, checked, "delete", annotation=annotation_id, **via(op_id)) as made:
+            gone = store.delete(session, annotation_id, version, current_principal().user_id)
+            made["version"] = gone.version
+    except store.StaleVersion as error:
+        raise stale(session, error) from error
+    announce_change(session, gone, "delete", deleted_json(gone), op_id)
+    return gone
+
+
+def deleted_json(row: store.AnnotationRow) -> dict[str, Any]:
+    return {"id": row.id, "version": row.version, "seq": row.seq, "deleted": True}
 
 
 @bp.get("/annotations/<annotation_id>/history")
@@ -436,7 +503,9 @@ def revert_annotation(annotation_id: str) -> Response:
                 made["version"] = reverted.version
         except store.StaleVersion as error:
             raise stale(session, error) from error
-        response = jsonify(one_feature(session, reverted))
+        feature = one_feature(session, reverted)
+        announce_change(session, reverted, "update", feature, None)
+        response = jsonify(feature)
     response.headers["ETag"] = f'"{reverted.version}"'
     return response
 
@@ -515,6 +584,9 @@ def import_annotations(image_id: str) -> tuple[Response, int]:
                 layer=layer,
             )
             made["refused"] = len(report)
+        if ids and image.case_id:
+            # Too many for one op each: the room hears that the case moved on and resyncs.
+            announce(session, {"kind": "sync", "case": image.case_id})
     taken = [{"index": index, "id": new} for (index, _draft), new in zip(drafts, ids, strict=True)]
     features = sorted([*taken, *report], key=lambda entry: int(entry["index"]))
     summary = {"imported": len(taken), "refused": len(report), "features": features}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from app.services import services
@@ -22,9 +22,15 @@ def readyz() -> tuple[Response, int]:
     checks = {"database": _database_answers()}
     queue = services().config.get("MESSAGE_QUEUE")
     if queue:
-        checks["message_queue"] = _queue_answers(queue)
+        checks["message_queue"] = _queue_answers(queue) and _bus_listens()
     ready = all(checks.values())
     return jsonify({"ok": ready, **checks}), 200 if ready else 503
+
+
+def _bus_listens() -> bool:
+    """The live bus of this process is connected (its listener has not lost Redis)."""
+    hub = current_app.extensions.get("samsyn.live")
+    return hub is None or hub.bus.state() == "up"
 
 
 def _database_answers() -> bool:
