@@ -7,7 +7,8 @@ whole life. So before a request reaches Socket.IO, this WSGI layer asks:
   and no thread waits for a client that never logs in;
 - has this address too many handshakes under way? (a flood of upgrades from one place);
 - does this user already hold the most live connections one person may (several tabs and
-  screens are normal, a script opening hundreds is not)?
+  screens are normal, a script opening hundreds is not)? Counted over every worker of
+  the data directory (`UserCounts`), wherever the kernel sent each connection;
 - would this connection leave too few threads for HTTP? Tiles, pages and the API always
   keep a quarter of the threads
   (at least four) of their own.
@@ -18,11 +19,14 @@ never capped per address. Refusals are the contract's JSON errors with the secur
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from app.auth import Principal, session_token
@@ -46,6 +50,55 @@ class Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class UserCounts:
+    """Live connections per user, shared by the processes of one data directory: a small
+    JSON file under an exclusive lock, one entry per process, entries of processes that
+    are gone (a killed worker) dropped as they are found."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.pid = str(os.getpid())
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, dict[str, int]]]:
+        with open(self.path, "a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            try:
+                table = json.loads(handle.read() or "{}")
+            except ValueError:
+                table = {}
+            table = {pid: users for pid, users in table.items() if _alive(pid)}
+            yield table
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(table))
+
+    def take(self, user: str, most: int) -> bool:
+        with self._locked() as table:
+            if sum(users.get(user, 0) for users in table.values()) >= most:
+                return False
+            mine = table.setdefault(self.pid, {})
+            mine[user] = mine.get(user, 0) + 1
+            return True
+
+    def give_back(self, user: str) -> None:
+        with self._locked() as table:
+            mine = table.get(self.pid, {})
+            mine[user] = mine.get(user, 0) - 1
+            if mine[user] <= 0:
+                del mine[user]
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class LiveGate:
     """WSGI middleware in front of the Socket.IO endpoint."""
 
@@ -55,6 +108,7 @@ class LiveGate:
         self.pending_per_address = found.config["LIVE_PENDING_PER_ADDRESS"]
         self.per_user = found.config["LIVE_CONNECTIONS_PER_USER"]
         self.capacity = live_capacity  # None: not bounded by threads (another server model)
+        self.users = UserCounts(Path(found.config["DATA_DIR"]) / "live-connections")
         self._pending: Counter[str] = Counter()
         self._open: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -106,14 +160,14 @@ class LiveGate:
         function gives them back when the connection ends."""
         user = principal.user_id
         with self._lock:
-            if self._open[user] >= self.per_user:
+            if self.capacity is not None and sum(self._open.values()) >= self.capacity:
+                raise Refused("503 Service Unavailable", "live_full", "the live channel is full")
+            if not self.users.take(user, self.per_user):
                 raise Refused(
                     "429 Too Many Requests",
                     "too_many_connections",
                     f"at most {self.per_user} live connections per user",
                 )
-            if self.capacity is not None and sum(self._open.values()) >= self.capacity:
-                raise Refused("503 Service Unavailable", "live_full", "the live channel is full")
             self._open[user] += 1
 
         def release() -> None:
@@ -121,6 +175,7 @@ class LiveGate:
                 self._open[user] -= 1
                 if self._open[user] <= 0:
                     del self._open[user]
+                self.users.give_back(user)
 
         return release
 
