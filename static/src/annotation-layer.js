@@ -82,6 +82,22 @@ export class AnnotationLayer {
     this.items.delete(id);
   }
 
+  /** A change made elsewhere (the live channel), one's own coming back included: a newer
+   * version replaces the one held, a deletion drops it, anything older changes nothing. */
+  applyRemote(annotation) {
+    const held = this.items.get(annotation.id);
+    const version = annotation.deleted ? annotation.version : annotation.properties?.version;
+    if (held && held.feature.properties.version >= version) return false;
+    if (annotation.deleted) {
+      if (!held) return false;
+      this.drop(annotation.id);
+    } else {
+      this.put(annotation);
+    }
+    this.changed("data");
+    return true;
+  }
+
   // --- what is shown ------------------------------------------------------------------------
 
   onFrame(item) {

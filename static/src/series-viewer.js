@@ -21,6 +21,7 @@ import { attachAnnotations } from "./annotation-ui.js";
 import { seriesSurface } from "./surface.js";
 import { SeriesPointer } from "./series-pointer.js";
 import { seriesStrip, showFrame } from "./viewer-frame.js";
+import { startLive } from "./live.js";
 
 const PAGE_STEP = 10;
 const REST_MS = 150; // this long on one frame and it is at rest: its lossless picture follows
@@ -784,5 +785,6 @@ export function openSeries(image, page, context, me = null) {
     const panel = document.querySelector("#info-panel");
     window.samsyn.annotations = attachAnnotations({ surface: seriesSurface(viewer), image, me: me.user, stage: page.stage, panel });
   }
+  startLive({ kind: "series", viewer, image, context, annotations: window.samsyn.annotations, me: me?.user, page });
   return viewer;
 }

@@ -13,6 +13,7 @@ import { bindKeys } from "./keyboard.js";
 import { wireDialogs, closeDialogs, showHelp, showAssociated } from "./dialogs.js";
 import { attachAnnotations } from "./annotation-ui.js";
 import { slideSurface } from "./surface.js";
+import { startLive } from "./live.js";
 
 const MAX_ZOOM_PIXEL_RATIO = 2;
 const TILE_FAILURES_TO_REPORT = 3;
@@ -367,6 +368,7 @@ async function main() {
     magnification: () => controls.magnification(),
     setMagnification: (m) => controls.setMagnification(m),
   };
+  startLive({ kind: "slide", viewer, image, context, annotations, me: me?.user, page });
 }
 
 main();
