@@ -26,8 +26,19 @@ from app.audit import Access, AccessFolder, append, append_in
 from app.auth import Principal, current_principal
 from app.epoch import PolicyEpoch
 from app.extensions import Database
-from app.models import Block, Case, Consent, EmergencyAccess, Image, Patient, Share, utcnow
+from app.models import (
+    Block,
+    Case,
+    Consent,
+    EmergencyAccess,
+    Image,
+    Patient,
+    Referral,
+    Share,
+    utcnow,
+)
 from app.policy import (
+    REFERRAL_OPEN,
     AnnotationFacts,
     BlockFacts,
     CaseFacts,
@@ -35,6 +46,7 @@ from app.policy import (
     GrantFacts,
     OrganisationFacts,
     PatientFacts,
+    ReferralFacts,
     Relations,
     ShareFacts,
     decide,
@@ -85,16 +97,25 @@ def patient_case_facts(patient: Patient) -> CaseFacts:
 
 
 def case_shares(session: Session, case_id: str | None, now: datetime) -> Relations:
-    """The active shares of a case."""
+    """The active shares and the accepted, not yet closed, referrals of a case."""
     if case_id is None:
         return Relations()
     rows = session.scalars(
         select(Share).where(Share.case_id == case_id, Share.revoked.is_(None), Share.until > now)
     )
+    referrals = session.scalars(
+        select(Referral).where(
+            Referral.case_id == case_id, Referral.status.in_(sorted(REFERRAL_OPEN))
+        )
+    )
     return Relations(
         shares=tuple(
             ShareFacts(s.id, s.org_id, s.unit_id, s.user_id, s.purpose, s.until) for s in rows
-        )
+        ),
+        referrals=tuple(
+            ReferralFacts(r.id, r.to_org_id, r.to_unit_id, r.to_user_id, r.status)
+            for r in referrals
+        ),
     )
 
 
@@ -133,10 +154,17 @@ def patient_relations(session: Session, patient_id: str | None, now: datetime) -
 
 
 def relations(session: Session, case: CaseFacts, now: datetime) -> Relations:
-    """Active shares of the case, and the patient's active blocks, consents and grants."""
+    """Active shares and referrals of the case, and the patient's active blocks, consents
+    and grants."""
     shares = case_shares(session, case.id, now)
     patient = patient_relations(session, case.patient_id, now)
-    return Relations(shares.shares, patient.blocks, patient.consents, patient.emergencies)
+    return Relations(
+        shares.shares,
+        patient.blocks,
+        patient.consents,
+        patient.emergencies,
+        shares.referrals,
+    )
 
 
 def patient_facts(session: Session, patient: Patient, now: datetime) -> PatientFacts:

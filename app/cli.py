@@ -41,9 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the production server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
-    serve.add_argument(
-        "--workers", type=int, default=None, help="worker processes [one per core]"
-    )
+    serve.add_argument("--workers", type=int, default=None, help="worker processes [one per core]")
     serve.add_argument(
         "--threads", type=int, default=32, help="HTTP threads per worker (live ones come on top)"
     )

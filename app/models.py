@@ -339,3 +339,82 @@ class AppliedOp(Base):
     case_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ack: Mapped[dict[str, Any]] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Referral(Base):
+    """A remiss: a requester (user and unit) asks a receiving unit, or a named specialist,
+    of any organisation for a second opinion on a case. Accepting it is a care relation
+    (DOMAIN.md rule 2) until it is closed; declining or withdrawing never opens anything."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    requester_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    requester_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    copied: Mapped[list[str]] = mapped_column(JSON, default=list)  # users kept informed
+    to_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    to_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    to_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    question: Mapped[str] = mapped_column(Text)
+    history: Mapped[str | None] = mapped_column(Text, nullable=True)
+    priority: Mapped[str] = mapped_column(String(8))
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    images: Mapped[list[str]] = mapped_column(JSON, default=list)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # annotation ids
+    blinded: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReferralStep(Base):
+    """One change of a referral's state: who, when, from which state to which."""
+
+    __tablename__ = "referral_steps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Report(Base):
+    """The svar: findings, conclusion and codes, preliminary while written (versioned like
+    annotations), final once signed (signer, time and a hash of the content recorded),
+    immutable after; corrections are signed addenda."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    findings: Mapped[str] = mapped_column(Text, default="")
+    conclusion: Mapped[str] = mapped_column(Text, default="")
+    codes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    annotations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    views: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    updated: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    signed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    signed: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Addendum(Base):
+    """A signed correction or addition to a signed report."""
+
+    __tablename__ = "report_addenda"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    signed_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    signed: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64))

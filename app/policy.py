@@ -8,8 +8,13 @@ Rules (Patientdatalagen, Lag 2022:913; DOMAIN.md rules 1-4 and 8-10):
 - care roles (pathologist, radiologist, clinician) of the owning organisation see its cases,
   create cases for its patients and share them; only the owning organisation shares and
   revokes;
-- another organisation only through an active share (to its organisation, unit or to the
-  user by name) or the user's own emergency access for that patient;
+- another organisation only through an active care relation: a share (to its
+  organisation, unit or to the user by name), a referral its unit (or the named
+  specialist) has accepted and not yet closed, or the user's own emergency access;
+- a referral is read by both sides: the requester, those copied on it and the
+  requesting unit's care staff; the receiving unit's care staff (or the named specialist)
+  accept, decline, are assigned, answer and sign it; the requesting side withdraws it;
+  either side closes it;
 - a spärr hides the patient's data recorded by the blocking organisation (or unit) from
   everyone outside it who would otherwise see it; a consent lifts it for the consenting
   organisation (which still needs a care relation, and only for the cases in the
@@ -57,6 +62,22 @@ DIRECTORY_ACTIONS = frozenset({"search_directory"})
 ANNOTATION_ACTIONS = frozenset({"read_annotation", "change_annotation", "delete_annotation"})
 # On an organisation's list of annotation classes (OrganisationFacts).
 CLASS_ACTIONS = frozenset({"list_classes", "manage_classes"})
+# On one referral (ReferralSubject): which side may do what (its state decides the rest).
+REQUESTER_ACTIONS = frozenset({"read_referral", "withdraw_referral", "close_referral"})
+RECEIVER_ACTIONS = frozenset(
+    {
+        "read_referral",
+        "accept_referral",
+        "decline_referral",
+        "assign_referral",
+        "answer_referral",
+        "sign_referral",
+        "close_referral",
+    }
+)
+REFERRAL_ACTIONS = frozenset(REQUESTER_ACTIONS | RECEIVER_ACTIONS)
+# The states in which an accepted referral is a care relation (DOMAIN.md rule 2).
+REFERRAL_OPEN = frozenset({"accepted", "in_review", "answered"})
 ACTIONS = frozenset(
     CASE_ACTIONS
     | PATIENT_ACTIONS
@@ -64,6 +85,7 @@ ACTIONS = frozenset(
     | DIRECTORY_ACTIONS
     | ANNOTATION_ACTIONS
     | CLASS_ACTIONS
+    | REFERRAL_ACTIONS
 )
 STAFF_ROLES = frozenset(ROLES - {"patient"})
 SHARED_ACTIONS = frozenset(READ_ACTIONS | {"annotate", "edit", "export"})
@@ -141,13 +163,26 @@ class GrantFacts:
 
 
 @dataclass(frozen=True)
+class ReferralFacts:
+    """A referral of the case as a relation: to whom it went and where it stands."""
+
+    id: str
+    org_id: str
+    unit_id: str | None
+    user_id: str | None
+    status: str
+
+
+@dataclass(frozen=True)
 class Relations:
-    """The active shares of the case and the patient's blocks, consents and emergency grants."""
+    """The active shares and referrals of the case, and the patient's blocks, consents and
+    emergency grants."""
 
     shares: tuple[ShareFacts, ...] = ()
     blocks: tuple[BlockFacts, ...] = ()
     consents: tuple[GrantFacts, ...] = ()
     emergencies: tuple[GrantFacts, ...] = ()
+    referrals: tuple[ReferralFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,7 +213,19 @@ class OrganisationFacts:
     id: str
 
 
-Subject = CaseFacts | PatientFacts | AnnotationFacts | OrganisationFacts | None
+@dataclass(frozen=True)
+class ReferralSubject:
+    """One referral as the subject of an action: where it went, who sent it (user, unit,
+    organisation) and who is copied on it."""
+
+    referral: ReferralFacts
+    requester_id: str
+    requester_org_id: str
+    requester_unit_id: str | None
+    copied: tuple[str, ...] = ()
+
+
+Subject = CaseFacts | PatientFacts | AnnotationFacts | OrganisationFacts | ReferralSubject | None
 
 
 @dataclass(frozen=True)
@@ -227,6 +274,10 @@ def decide(
         if subject is not None and not isinstance(subject, PatientFacts):
             return Decision(False, "wrong_subject")
         return _on_patient(actor, action, subject, relations, now)
+    if action in REFERRAL_ACTIONS:
+        if not isinstance(subject, ReferralSubject):
+            return Decision(False, "wrong_subject")
+        return _on_referral(actor, action, subject)
     if action not in CASE_ACTIONS or not isinstance(subject, CaseFacts):
         return Decision(False, "unknown_action")
     return _on_case(actor, action, subject, relations, now)
@@ -345,11 +396,79 @@ def _care_relation(
         return Decision(True, "own_org", role=role, basis="own_org")
     share = _active_share(actor, role, relations, now)
     if share is None:
-        return None
+        return _referral_relation(actor, role, action, relations)
     if action not in SHARED_ACTIONS:
         return Decision(False, "not_with_a_share", role=role, visible=True)
     basis = f"share:{share.id}"
     return Decision(True, "share", purpose=share.purpose, role=role, basis=basis, until=share.until)
+
+
+def _referral_relation(
+    actor: Actor, role: Role, action: str, relations: Relations
+) -> Decision | None:
+    """An accepted referral to the caller's unit (or to them by name) opens the case to
+    them for the second opinion until it is closed; nothing before acceptance does."""
+    for referral in relations.referrals:
+        if referral.status in REFERRAL_OPEN and _received_by(actor, role, referral):
+            if action not in SHARED_ACTIONS:
+                return Decision(False, "not_with_a_referral", role=role, visible=True)
+            return Decision(
+                True,
+                "referral",
+                purpose="second_opinion",
+                role=role,
+                basis=f"referral:{referral.id}",
+            )
+    return None
+
+
+def _received_by(actor: Actor, role: Role, referral: ReferralFacts) -> bool:
+    """The referral went to this role: to the user by name, else to the role's unit, or
+    to the organisation as a whole when it names no unit."""
+    if role.role not in CARE_ROLES:
+        return False
+    if referral.user_id is not None:
+        return referral.user_id == actor.user_id
+    if referral.unit_id is not None:
+        return referral.unit_id == role.unit_id
+    return referral.org_id == role.org_id
+
+
+def _on_referral(actor: Actor, action: str, subject: ReferralSubject) -> Decision:
+    """The requesting side reads, withdraws and closes; the receiving side reads,
+    accepts, declines, is assigned, answers, signs and closes."""
+    referral = subject.referral
+    refusals: list[Decision] = []
+    for role in actor.roles:
+        if _received_by(actor, role, referral):
+            if action in RECEIVER_ACTIONS:
+                return Decision(
+                    True,
+                    "receives",
+                    purpose="second_opinion",
+                    role=role,
+                    basis=f"referral:{referral.id}",
+                )
+            refusals.append(Decision(False, "not_for_the_receiver", role=role, visible=True))
+        if _requests(actor, role, subject):
+            if action in REQUESTER_ACTIONS:
+                return Decision(
+                    True, "requests", purpose="care", role=role, basis=f"referral:{referral.id}"
+                )
+            refusals.append(Decision(False, "not_for_the_requester", role=role, visible=True))
+    return _most_telling(refusals)
+
+
+def _requests(actor: Actor, role: Role, subject: ReferralSubject) -> bool:
+    """The requester, a user copied on it, or care staff of the requesting unit."""
+    if actor.user_id == subject.requester_id or actor.user_id in subject.copied:
+        return True
+    return (
+        role.role in CARE_ROLES
+        and role.org_id == subject.requester_org_id
+        and subject.requester_unit_id is not None
+        and role.unit_id == subject.requester_unit_id
+    )
 
 
 def _lifted(role: Role, action: str, grant: GrantFacts) -> Decision:
@@ -436,8 +555,11 @@ def _record_consent(
 
 
 def _merged(case: Relations, patient: Relations) -> Relations:
-    """A case's shares with the patient's blocks, consents and emergency grants."""
-    return Relations(case.shares, patient.blocks, patient.consents, patient.emergencies)
+    """A case's shares and referrals with the patient's blocks, consents and emergency
+    grants."""
+    return Relations(
+        case.shares, patient.blocks, patient.consents, patient.emergencies, case.referrals
+    )
 
 
 # What an action on one annotation asks of its case.
