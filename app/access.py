@@ -47,6 +47,7 @@ from app.policy import (
     OrganisationFacts,
     PatientFacts,
     ReferralFacts,
+    ReferralSubject,
     Relations,
     ShareFacts,
     decide,
@@ -478,6 +479,45 @@ def authorize_annotation(
         log(principal, checked, log_as)
         refuse(checked)
     return checked
+
+
+def referral_subject(referral: Referral) -> ReferralSubject:
+    return ReferralSubject(
+        ReferralFacts(
+            referral.id,
+            referral.to_org_id,
+            referral.to_unit_id,
+            referral.to_user_id,
+            referral.status,
+        ),
+        referral.requester_id,
+        referral.requester_org_id,
+        referral.requester_unit_id,
+        tuple(referral.copied or ()),
+    )
+
+
+def authorize_referral(
+    session: Session, action: str, referral_id: str, deferred: bool = True
+) -> tuple[Referral, Case, Checked]:
+    """Check one action on a referral; a refusal is logged and raised (404 to whoever is
+    on neither side), an allowed one logged unless `deferred` (the caller logs it with
+    `recorded` once the step is taken)."""
+    principal = current_principal()
+    referral = session.get(Referral, referral_id) if len(referral_id) <= 32 else None
+    if referral is None:
+        raise NotFound(UNKNOWN)
+    case = session.get(Case, referral.case_id)
+    if case is None:
+        raise NotFound(UNKNOWN)
+    decision = decide(principal.actor, action, referral_subject(referral), Relations(), now_utc())
+    checked = Checked(decision, case_facts(case), f"referral:{referral.id}")
+    if not decision.allowed:
+        log(principal, checked, action)
+        refuse(checked)
+    elif not deferred:
+        log(principal, checked, action)
+    return referral, case, checked
 
 
 def authorize_organisation(action: str, org_id: str) -> Checked:

@@ -24,6 +24,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -309,6 +310,7 @@ class Live:
             "bye": lambda m, _s: self._presence(self.rooms.forget_host(str(m.get("host")))),
             "sync": lambda m, _s: self._sync(str(m["case"])),
             "policy": lambda m, _s: self.found.epoch.bump() if m.get("host") else None,
+            "referral": self._apply_referral,
         }
 
     def _emit(self, event: str, data: Any, to: str, skip: str | None = None) -> None:
@@ -328,6 +330,11 @@ class Live:
             self._emit(event, message["payload"], room_of(str(message["case"])), skip)
 
         return apply
+
+    def _apply_referral(self, message: dict[str, Any], _skip: str | None) -> None:
+        """A referral changed: every connection of everyone on either side hears it."""
+        for user in message.get("users") or []:
+            self._emit("referral", message["payload"], user_room(str(user)))
 
     def _apply_viewport(self, message: dict[str, Any], skip: str | None) -> None:
         payload = message["payload"]
@@ -866,6 +873,7 @@ def live_server(app: Flask) -> SocketIO:
     socketio.on_namespace(LiveNamespace(NAMESPACE))
     hub = Live(app, socketio, bus_for(app.config))
     hub.start_bus()
+    weakref.finalize(app, hub.bus.close)
     app.extensions["samsyn.live"] = hub
     found = services(app)
     found.db.on_announce = hub.announced

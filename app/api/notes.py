@@ -13,10 +13,15 @@ from app.notes import case_notes, note_draft, notes_json, write_note
 bp = Blueprint("notes", __name__, url_prefix="/api")
 
 
+@bp.before_request
+def signed_in() -> None:
+    """A stranger hears 401 before anything else."""
+    current_principal()
+
+
 @bp.get("/cases/<case_id>/notes")
 def list_notes(case_id: str) -> Response:
     """The case's notes, oldest first."""
-    current_principal()
     with database().session() as session:
         authorize_case(session, "view", case_id, log_as="view_notes")
         return jsonify({"notes": notes_json(session, case_notes(session, case_id))})
