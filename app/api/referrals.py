@@ -15,7 +15,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from app.api import json_object
 from app.api.fields import future, ids, text
 from app.auth import Principal, current_principal
 from app.extensions import announce
+from app.fhir import read_service_request, referral_bundle
 from app.identity import patient_json
 from app.models import (
     Addendum,
@@ -119,43 +120,52 @@ def copied_users(session: Session, data: dict[str, Any]) -> list[str]:
 def create_referral() -> tuple[Response, int]:
     data = json_object("send the referral")
     principal = current_principal()
+    with database().session() as session:
+        referral = new_referral(session, principal, data, via="http")
+        body = referral_json(session, referral, principal)
+    return jsonify(body), 201
+
+
+def new_referral(
+    session: Session, principal: Principal, data: dict[str, Any], via: str
+) -> Referral:
+    """A referral of the case named in `data`, from the caller's unit (the contract's
+    POST body; a FHIR ServiceRequest is read into the same shape)."""
     case_id = data.get("case")
     if not isinstance(case_id, str) or not 0 < len(case_id) <= 32:
         raise BadRequest("case is the id of the case referred.")
-    with database().session() as session:
-        case, checked = authorize_case(session, "share", case_id, deferred=True, log_as="referral")
-        sender = requester_role(principal, case)
-        if sender is None:
-            raise BadRequest("Send a referral from a care role of the case's organisation.")
-        to_org, to_unit, to_user = receiver(session, data)
-        if to_unit is not None and to_unit == sender.unit_id or to_user == principal.user_id:
-            raise BadRequest("A referral goes to another unit or colleague, not to your own.")
-        referral = Referral(
-            case_id=case.id,
-            requester_id=principal.user_id,
-            requester_org_id=case.org_id,
-            requester_unit_id=sender.unit_id,
-            copied=copied_users(session, data),
-            to_org_id=to_org,
-            to_unit_id=to_unit,
-            to_user_id=to_user,
-            question=text(data, "question", TEXT_LIMIT, multiline=True, label="clinical question"),
-            history=text(data, "history", TEXT_LIMIT, required=False, multiline=True),
-            priority=priority_of(data),
-            due=future(data["due"], LONGEST_WAIT, "due") if data.get("due") is not None else None,
-            images=case_images(session, case, ids(data, "images")),
-            regions=case_regions(session, case, ids(data, "regions")),
-            blinded=flag(data, "blinded"),
-            status="draft" if flag(data, "draft") else "sent",
-        )
-        with recorded(session, checked, "referral", status=referral.status) as made:
-            session.add(referral)
-            session.flush()
-            made["referral"] = referral.id
-            stamp(session, referral, "create", principal, {})
-        announce_referral(session, referral)
-        body = referral_json(session, referral, principal)
-    return jsonify(body), 201
+    case, checked = authorize_case(session, "share", case_id, deferred=True, log_as="referral")
+    sender = requester_role(principal, case)
+    if sender is None:
+        raise BadRequest("Send a referral from a care role of the case's organisation.")
+    to_org, to_unit, to_user = receiver(session, data)
+    if to_unit is not None and to_unit == sender.unit_id or to_user == principal.user_id:
+        raise BadRequest("A referral goes to another unit or colleague, not to your own.")
+    referral = Referral(
+        case_id=case.id,
+        requester_id=principal.user_id,
+        requester_org_id=case.org_id,
+        requester_unit_id=sender.unit_id,
+        copied=copied_users(session, data),
+        to_org_id=to_org,
+        to_unit_id=to_unit,
+        to_user_id=to_user,
+        question=text(data, "question", TEXT_LIMIT, multiline=True, label="clinical question"),
+        history=text(data, "history", TEXT_LIMIT, required=False, multiline=True),
+        priority=priority_of(data),
+        due=future(data["due"], LONGEST_WAIT, "due") if data.get("due") is not None else None,
+        images=case_images(session, case, ids(data, "images")),
+        regions=case_regions(session, case, ids(data, "regions")),
+        blinded=flag(data, "blinded"),
+        status="draft" if flag(data, "draft") else "sent",
+    )
+    with recorded(session, checked, "referral", status=referral.status, via=via) as made:
+        session.add(referral)
+        session.flush()
+        made["referral"] = referral.id
+        stamp(session, referral, "create", principal, {"via": via})
+    announce_referral(session, referral)
+    return referral
 
 
 def priority_of(data: dict[str, Any]) -> str:
@@ -657,6 +667,37 @@ def names_of(session: Session, model: Any, wanted: set[str | None]) -> dict[str,
     if not keys:
         return {}
     return dict(session.execute(select(model.id, model.name).where(model.id.in_(keys))).all())
+
+
+# --- FHIR ------------------------------------------------------------------------------------
+
+
+@bp.get("/referrals/<referral_id>/fhir")
+def referral_fhir(referral_id: str) -> Response:
+    """The referral as a FHIR R4 Bundle: ServiceRequest, Task and the DiagnosticReport."""
+    with database().session() as session:
+        referral, _case, _checked = authorize_referral(
+            session, "read_referral", referral_id, deferred=False
+        )
+        bundle = referral_bundle(session, referral, current_app.config["PUBLIC_URL"])
+    response = jsonify(bundle)
+    response.mimetype = "application/fhir+json"
+    return response
+
+
+@bp.post("/fhir/ServiceRequest")
+def import_service_request() -> tuple[Response, int]:
+    """A FHIR ServiceRequest from another system becomes a referral of the caller's."""
+    principal = current_principal()
+    document = request.get_json(silent=True)
+    care = [m.role for m in principal.memberships if m.role.role in CARE_ROLES]
+    if not care:
+        raise BadRequest("A referral is sent from a care role.")
+    with database().session() as session:
+        data = read_service_request(session, document, care[0].org_id)
+        referral = new_referral(session, principal, data, via="fhir")
+        body = referral_json(session, referral, principal)
+    return jsonify(body), 201
 
 
 # --- live -----------------------------------------------------------------------------------
