@@ -114,7 +114,15 @@ def case_shares(session: Session, case_id: str | None, now: datetime) -> Relatio
             ShareFacts(s.id, s.org_id, s.unit_id, s.user_id, s.purpose, s.until) for s in rows
         ),
         referrals=tuple(
-            ReferralFacts(r.id, r.to_org_id, r.to_unit_id, r.to_user_id, r.status)
+            ReferralFacts(
+                r.id,
+                r.to_org_id,
+                r.to_unit_id,
+                r.to_user_id,
+                r.status,
+                r.blinded,
+                r.requester_org_id,
+            )
             for r in referrals
         ),
     )
@@ -489,6 +497,8 @@ def referral_subject(referral: Referral) -> ReferralSubject:
             referral.to_unit_id,
             referral.to_user_id,
             referral.status,
+            referral.blinded,
+            referral.requester_org_id,
         ),
         referral.requester_id,
         referral.requester_org_id,

@@ -44,7 +44,7 @@ from app.liveroom import Connection, Member, Rooms
 from app.models import AppliedOp, Case, Image
 from app.notes import case_notes, note_draft, notes_json, org_color, write_note
 from app.services import Services, services
-from samsyn.errors import BadRequest, Conflict, NotFound, SamsynError
+from samsyn.errors import BadRequest, Conflict, Forbidden, NotFound, SamsynError
 
 NAMESPACE = "/live"
 log_live = logging.getLogger("samsyn.live")
@@ -640,6 +640,10 @@ def on_join(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str
     image, frame = read_id(data, "image", required=False), read_frame(data)
     with hub.found.db.session() as session:
         case, checked = authorize_case(session, "view", case_id, deferred=True, log_as="join_live")
+        if checked.decision.conceal is not None:
+            # A blinded reviewer works alone until the answer is signed: the room would
+            # show the requester's marks and notes.
+            raise Forbidden("a blinded second opinion joins the room once its report is signed")
         log(g.principal, checked, "join_live", session=session, room=case_id)
         summary = case_summary(session, case, checked.decision.purpose)
     if connection.case is not None and connection.case != case_id:

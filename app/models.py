@@ -359,6 +359,8 @@ class Referral(Base):
     to_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     question: Mapped[str] = mapped_column(Text)
     history: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The requester's own preliminary diagnosis: hidden from a blinded reviewer until signed.
+    preliminary: Mapped[str | None] = mapped_column(Text, nullable=True)
     priority: Mapped[str] = mapped_column(String(8))
     due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     images: Mapped[list[str]] = mapped_column(JSON, default=list)

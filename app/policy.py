@@ -171,6 +171,8 @@ class ReferralFacts:
     unit_id: str | None
     user_id: str | None
     status: str
+    blinded: bool = False
+    requester_org_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class Decision:
     (403) or must not (404). `flagged` marks accesses a log reviewer must follow up.
     `blocked` marks a refusal because of a spärr (the caller may learn only that
     blocked information exists). `scope` names the organisations a log decision covers.
+    `conceal` names the organisation whose own marks a blinded reviewer does not see.
     """
 
     allowed: bool
@@ -248,6 +251,9 @@ class Decision:
     until: datetime | None = None
     blocked: bool = False
     scope: tuple[str, ...] = ()
+    # A blinded second opinion: the organisation whose marks, notes and preliminary
+    # diagnosis this viewer may not see until their own report is signed.
+    conceal: str | None = None
 
 
 def decide(
@@ -407,17 +413,20 @@ def _referral_relation(
     actor: Actor, role: Role, action: str, relations: Relations
 ) -> Decision | None:
     """An accepted referral to the caller's unit (or to them by name) opens the case to
-    them for the second opinion until it is closed; nothing before acceptance does."""
+    them for the second opinion until it is closed; nothing before acceptance does. A
+    blinded one hides the requesting organisation's own marks until the answer is signed."""
     for referral in relations.referrals:
         if referral.status in REFERRAL_OPEN and _received_by(actor, role, referral):
             if action not in SHARED_ACTIONS:
                 return Decision(False, "not_with_a_referral", role=role, visible=True)
+            blinded = referral.blinded and referral.status != "answered"
             return Decision(
                 True,
                 "referral",
                 purpose="second_opinion",
                 role=role,
                 basis=f"referral:{referral.id}",
+                conceal=referral.requester_org_id if blinded else None,
             )
     return None
 

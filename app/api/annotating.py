@@ -245,12 +245,20 @@ def stale(session: Session, error: store.StaleVersion) -> Conflict:
 def list_annotations(image_id: str) -> Response:
     """The shared annotations of an image and the caller's own drafts, within `bbox`."""
     bbox, frame = parse_bbox(request.args.get("bbox")), parse_frame(request.args.get("frame"))
-    authorize_image_reading(image_id, "annotations")
+    checked = authorize_image_reading(image_id, "annotations")
     principal = current_principal()
     with database().session() as session:
-        rows = store.in_view(session, image_id, principal.user_id, bbox, frame)
+        rows = unconcealed(
+            store.in_view(session, image_id, principal.user_id, bbox, frame), checked
+        )
         collection = {"type": "FeatureCollection", "features": features_json(session, rows)}
     return json_response(collection)
+
+
+def unconcealed(rows: list[store.AnnotationRow], checked: Decided) -> list[store.AnnotationRow]:
+    """Without the marks a blinded reviewer may not see yet (the requester's own)."""
+    hidden = checked.decision.conceal
+    return rows if hidden is None else [row for row in rows if row.org_id != hidden]
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -345,9 +353,11 @@ def facts_of(session: Session, row: store.AnnotationRow) -> AnnotationFacts:
 def show_annotation(annotation_id: str) -> Response:
     with database().session() as session:
         row, _image = annotation_and_image(session, annotation_id)
-        authorize_annotation(
+        checked = authorize_annotation(
             session, "read_annotation", annotation_id, facts_of(session, row), "view_annotations"
         )
+        if not unconcealed([row], checked):
+            raise NotFound(UNKNOWN)
         authorize_image_reading(row.image_id, "annotations")
         response = jsonify(one_feature(session, row))
     response.headers["ETag"] = f'"{row.version}"'
@@ -457,9 +467,11 @@ def annotation_history(annotation_id: str) -> Response:
     """Every version: who, when, which operation, what it held."""
     with database().session() as session:
         row = store.current(session, annotation_id, deleted_too=True)
-        authorize_annotation(
+        checked = authorize_annotation(
             session, "read_annotation", annotation_id, facts_of(session, row), "view_annotations"
         )
+        if not unconcealed([row], checked):
+            raise NotFound(UNKNOWN)
         versions = store.history(session, annotation_id)
         people = names(session, User, {v.user_id for v in versions})
         return jsonify(
@@ -516,7 +528,7 @@ def export_annotations(image_id: str) -> Response:
     principal = current_principal()
     with database().session() as session:
         image, checked = authorize_on_image(session, "export", image_id)
-        rows = store.in_view(session, image_id, principal.user_id)
+        rows = unconcealed(store.in_view(session, image_id, principal.user_id), checked)
         exported = [_exported(row) for row in rows]
         with recorded(session, checked, "export", annotations=len(exported)):
             document = geojson.write(exported)

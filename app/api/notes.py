@@ -23,8 +23,10 @@ def signed_in() -> None:
 def list_notes(case_id: str) -> Response:
     """The case's notes, oldest first."""
     with database().session() as session:
-        authorize_case(session, "view", case_id, log_as="view_notes")
-        return jsonify({"notes": notes_json(session, case_notes(session, case_id))})
+        _case, checked = authorize_case(session, "view", case_id, log_as="view_notes")
+        hidden = checked.decision.conceal  # a blinded reviewer's view: not the requester's
+        notes = [n for n in case_notes(session, case_id) if hidden is None or n.org_id != hidden]
+        return jsonify({"notes": notes_json(session, notes)})
 
 
 @bp.post("/cases/<case_id>/notes")

@@ -152,6 +152,7 @@ def new_referral(
         to_user_id=to_user,
         question=text(data, "question", TEXT_LIMIT, multiline=True, label="clinical question"),
         history=text(data, "history", TEXT_LIMIT, required=False, multiline=True),
+        preliminary=text(data, "preliminary", TEXT_LIMIT, required=False, multiline=True),
         priority=priority_of(data),
         due=future(data["due"], LONGEST_WAIT, "due") if data.get("due") is not None else None,
         images=case_images(session, case, ids(data, "images")),
@@ -570,6 +571,11 @@ def referral_json(
     orgs = names_of(session, Organisation, {referral.requester_org_id, referral.to_org_id})
     now = utcnow()
     open_states = ("sent", "accepted", "in_review")
+    blind = (
+        referral.blinded
+        and referral.status not in ("answered", "closed")
+        and not any(m.role.org_id == referral.requester_org_id for m in principal.memberships)
+    )
     body: dict[str, Any] = {
         "id": referral.id,
         "case": referral.case_id,
@@ -579,6 +585,7 @@ def referral_json(
         "priority": referral.priority,
         "question": referral.question,
         "history": referral.history,
+        "preliminary": None if blind else referral.preliminary,
         "due": referral.due.isoformat() if referral.due else None,
         "overdue": bool(referral.due and referral.due < now and referral.status in open_states),
         "blinded": referral.blinded,
@@ -595,7 +602,7 @@ def referral_json(
         },
         "assignee": people.get(referral.assignee_id or ""),
         "images": referral.images,
-        "regions": referral.regions,
+        "regions": [] if blind else referral.regions,
         "holds": holds_of(session, referral.images),
         "created": referral.created.isoformat(),
         "updated": referral.updated.isoformat(),

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("to_user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
         sa.Column("question", sa.Text(), nullable=False),
         sa.Column("history", sa.Text(), nullable=True),
+        sa.Column("preliminary", sa.Text(), nullable=True),
         sa.Column("priority", sa.String(8), nullable=False),
         sa.Column("due", WHEN, nullable=True),
         sa.Column("images", sa.JSON(), nullable=False),
