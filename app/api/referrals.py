@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.access import authorize_case, authorize_referral, database, recorded
@@ -509,30 +511,96 @@ def worklist() -> Response:
     priority = request.args.get("priority")
     if priority is not None and priority not in PRIORITIES:
         raise BadRequest("priority is acute, urgent or routine.")
+    limit, offset = paging()
     with database().session() as session:
-        query = select(Referral).where(mine(principal, box))
+        scope = mine(principal, box)
+        query = select(Referral).where(scope)
         if status is not None:
             query = query.where(Referral.status == status)
         if priority is not None:
             query = query.where(Referral.priority == priority)
         if request.args.get("assignee") == "me":
             query = query.where(Referral.assignee_id == principal.user_id)
-        rows = list(session.scalars(query.order_by(Referral.created.desc()).limit(2000)))
-        items = [referral_json(session, row, principal, brief=True) for row in rows]
+        rows = list(session.scalars(query.order_by(*URGENCY).limit(limit).offset(offset)))
+        found = lookups_for(session, rows)
+        items = [referral_json(session, row, principal, brief=True, found=found) for row in rows]
+        counts = dict(
+            session.execute(
+                select(Referral.status, func.count()).where(scope).group_by(Referral.status)
+            ).all()
+        )
+        overdue = session.scalar(
+            select(func.count()).where(scope, Referral.due < utcnow(), Referral.status.in_(WAITING))
+        )
     modality = request.args.get("modality")
     if modality:
         items = [item for item in items if modality in (item["holds"] or {})]
-    items.sort(key=urgency)
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item["status"]] = counts.get(item["status"], 0) + 1
-    overdue = sum(1 for item in items if item["overdue"])
-    return jsonify({"box": box, "referrals": items, "counts": counts, "overdue": overdue})
+    return jsonify({"box": box, "referrals": items, "counts": counts, "overdue": overdue or 0})
 
 
-def urgency(item: dict[str, Any]) -> tuple[int, int, str, str]:
-    done = item["status"] in ("answered", "closed", "declined", "withdrawn")
-    return (int(done), PRIORITY_ORDER[item["priority"]], item["due"] or "9999", item["created"])
+WAITING = ("sent", "accepted", "in_review")
+# Most pressing first: what is still to be done, then acute before urgent before routine,
+# the earliest wish-by time, the oldest.
+URGENCY = (
+    case((Referral.status.in_(("answered", "closed", "declined", "withdrawn")), 1), else_=0),
+    case(*((Referral.priority == name, rank) for name, rank in PRIORITY_ORDER.items()), else_=3),
+    case((Referral.due.is_(None), 1), else_=0),
+    Referral.due,
+    Referral.created,
+)
+
+
+def paging() -> tuple[int, int]:
+    try:
+        limit = int(request.args.get("limit", "200"))
+        offset = int(request.args.get("offset", "0"))
+    except ValueError as error:
+        raise BadRequest("limit and offset are whole numbers.") from error
+    if not 0 < limit <= 1000 or not 0 <= offset < 10**9:
+        raise BadRequest("limit is 1 to 1000, offset from 0.")
+    return limit, offset
+
+
+@dataclass
+class Lookups:
+    """What the rows of a worklist name, looked up once for all of them."""
+
+    cases: dict[str, Case]
+    patients: dict[str, Patient]
+    people: dict[str, str]
+    units: dict[str, str]
+    orgs: dict[str, str]
+    kinds: dict[str, str]
+
+
+def lookups_for(session: Session, rows: list[Referral]) -> Lookups:
+    cases = {
+        c.id: c for c in session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))
+    }
+    patients = {
+        p.id: p
+        for p in session.scalars(
+            select(Patient).where(Patient.id.in_({c.patient_id for c in cases.values()}))
+        )
+    }
+    users = {u for r in rows for u in (r.requester_id, r.to_user_id, r.assignee_id, *r.copied)}
+    units = {u for r in rows for u in (r.requester_unit_id, r.to_unit_id)}
+    orgs = {o for r in rows for o in (r.requester_org_id, r.to_org_id)}
+    images = {i for r in rows for i in r.images}
+    kinds = {
+        image_id: modality or kind
+        for image_id, kind, modality in session.execute(
+            select(Image.id, Image.kind, Image.modality).where(Image.id.in_(images))
+        )
+    }
+    return Lookups(
+        cases,
+        patients,
+        names_of(session, User, users),
+        names_of(session, Unit, units),
+        names_of(session, Organisation, orgs),
+        kinds,
+    )
 
 
 def mine(principal: Principal, box: str) -> Any:
@@ -557,18 +625,16 @@ def mine(principal: Principal, box: str) -> Any:
 
 
 def referral_json(
-    session: Session, referral: Referral, principal: Principal, brief: bool = False
+    session: Session,
+    referral: Referral,
+    principal: Principal,
+    brief: bool = False,
+    found: Lookups | None = None,
 ) -> dict[str, Any]:
-    case = session.get(Case, referral.case_id)
-    assert case is not None
-    patient = session.get(Patient, case.patient_id) if case.patient_id else None
-    people = names_of(
-        session,
-        User,
-        {referral.requester_id, referral.to_user_id, referral.assignee_id, *referral.copied},
-    )
-    units = names_of(session, Unit, {referral.requester_unit_id, referral.to_unit_id})
-    orgs = names_of(session, Organisation, {referral.requester_org_id, referral.to_org_id})
+    found = found or lookups_for(session, [referral])
+    case_row = found.cases[referral.case_id]
+    patient = found.patients.get(case_row.patient_id or "")
+    people, units, orgs = found.people, found.units, found.orgs
     now = utcnow()
     open_states = ("sent", "accepted", "in_review")
     blind = (
@@ -579,7 +645,7 @@ def referral_json(
     body: dict[str, Any] = {
         "id": referral.id,
         "case": referral.case_id,
-        "case_title": case.title,
+        "case_title": case_row.title,
         "patient": patient_json(patient),
         "status": referral.status,
         "priority": referral.priority,
@@ -603,7 +669,7 @@ def referral_json(
         "assignee": people.get(referral.assignee_id or ""),
         "images": referral.images,
         "regions": [] if blind else referral.regions,
-        "holds": holds_of(session, referral.images),
+        "holds": holds_of(referral.images, found.kinds),
         "created": referral.created.isoformat(),
         "updated": referral.updated.isoformat(),
         "reason": referral.reason,
@@ -625,14 +691,13 @@ def referral_json(
     return body
 
 
-def holds_of(session: Session, image_ids: list[str]) -> dict[str, int]:
-    """What the referred images are: modality or "slide", counted."""
+def holds_of(image_ids: list[str], kinds: dict[str, str]) -> dict[str, int]:
+    """What the referred images are: their modality (CT, MR, ...) or "slide", counted."""
     held: dict[str, int] = {}
-    for kind, modality in session.execute(
-        select(Image.kind, Image.modality).where(Image.id.in_(image_ids))
-    ):
-        key = modality or ("slide" if kind == "slide" else kind)
-        held[key] = held.get(key, 0) + 1
+    for image_id in image_ids:
+        key = kinds.get(image_id)
+        if key is not None:
+            held[key] = held.get(key, 0) + 1
     return held
 
 
@@ -669,7 +734,7 @@ def report_json(session: Session, report: Report) -> dict[str, Any]:
     }
 
 
-def names_of(session: Session, model: Any, wanted: set[str | None]) -> dict[str, str]:
+def names_of(session: Session, model: Any, wanted: Iterable[str | None]) -> dict[str, str]:
     keys = {key for key in wanted if key}
     if not keys:
         return {}
