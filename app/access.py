@@ -489,7 +489,7 @@ def authorize_annotation(
     return checked
 
 
-def referral_subject(referral: Referral) -> ReferralSubject:
+def referral_subject(referral: Referral, case: Case | None = None) -> ReferralSubject:
     return ReferralSubject(
         ReferralFacts(
             referral.id,
@@ -504,6 +504,7 @@ def referral_subject(referral: Referral) -> ReferralSubject:
         referral.requester_org_id,
         referral.requester_unit_id,
         tuple(referral.copied or ()),
+        case_facts(case) if case is not None else None,
     )
 
 
@@ -520,14 +521,44 @@ def authorize_referral(
     case = session.get(Case, referral.case_id)
     if case is None:
         raise NotFound(UNKNOWN)
-    decision = decide(principal.actor, action, referral_subject(referral), Relations(), now_utc())
-    checked = Checked(decision, case_facts(case), f"referral:{referral.id}")
+    now = now_utc()
+    facts = case_facts(case)
+    blocks = patient_relations(session, case.patient_id, now)
+    decision = decide(principal.actor, action, referral_subject(referral, case), blocks, now)
+    checked = Checked(decision, facts, f"referral:{referral.id}")
     if not decision.allowed:
         log(principal, checked, action)
         refuse(checked)
     elif not deferred:
         log(principal, checked, action)
     return referral, case, checked
+
+
+def visible_referrals(
+    session: Session, principal: Principal, referrals: list[Referral], cases: dict[str, Case]
+) -> list[tuple[Referral, Checked]]:
+    """The worklist's referrals with the decision on reading each (a blocked one stays on
+    the list without its patient); each listing of patient data logged (folded)."""
+    now = now_utc()
+    known: dict[str | None, Relations] = {}
+    listed = []
+    address = client()
+    for referral in referrals:
+        case = cases[referral.case_id]
+        if case.patient_id not in known:
+            known[case.patient_id] = patient_relations(session, case.patient_id, now)
+        subject = referral_subject(referral, case)
+        decision = decide(principal.actor, "read_referral", subject, known[case.patient_id], now)
+        check = Checked(decision, case_facts(case), f"referral:{referral.id}")
+        if decision.allowed and case.patient_id:
+            access_control().folder.hit(
+                (principal.user_id, "list", check.resource),
+                _describer(principal, check, "list", address),
+                counter="listings",
+            )
+        if decision.allowed or decision.blocked:
+            listed.append((referral, check))
+    return listed
 
 
 def authorize_organisation(action: str, org_id: str) -> Checked:

@@ -225,6 +225,7 @@ class ReferralSubject:
     requester_org_id: str
     requester_unit_id: str | None
     copied: tuple[str, ...] = ()
+    case: CaseFacts | None = None
 
 
 Subject = CaseFacts | PatientFacts | AnnotationFacts | OrganisationFacts | ReferralSubject | None
@@ -283,7 +284,7 @@ def decide(
     if action in REFERRAL_ACTIONS:
         if not isinstance(subject, ReferralSubject):
             return Decision(False, "wrong_subject")
-        return _on_referral(actor, action, subject)
+        return _on_referral(actor, action, subject, relations)
     if action not in CASE_ACTIONS or not isinstance(subject, CaseFacts):
         return Decision(False, "unknown_action")
     return _on_case(actor, action, subject, relations, now)
@@ -443,13 +444,20 @@ def _received_by(actor: Actor, role: Role, referral: ReferralFacts) -> bool:
     return referral.org_id == role.org_id
 
 
-def _on_referral(actor: Actor, action: str, subject: ReferralSubject) -> Decision:
+def _on_referral(
+    actor: Actor, action: str, subject: ReferralSubject, relations: Relations
+) -> Decision:
     """The requesting side reads, withdraws and closes; the receiving side reads,
-    accepts, declines, is assigned, answers, signs and closes."""
+    accepts, declines, is assigned, answers, signs and closes, once it is sent and unless
+    a spärr of the patient hides the case from it (then it learns only that blocked
+    information exists)."""
     referral = subject.referral
     refusals: list[Decision] = []
     for role in actor.roles:
-        if _received_by(actor, role, referral):
+        receives = _received_by(actor, role, referral) and referral.status != "draft"
+        if receives and subject.case is not None and _blocking(role, subject.case, relations):
+            refusals.append(Decision(False, "blocked", role=role, blocked=True, visible=True))
+        elif receives:
             if action in RECEIVER_ACTIONS:
                 return Decision(
                     True,

@@ -57,3 +57,15 @@ def audit_page() -> Response:
 @bp.get("/my/access-log")
 def access_log_page() -> Response:
     return page("access-log.html")
+
+
+@bp.get("/referrals")
+def referrals_page() -> Response:
+    """The referral worklist (remisser): incoming and sent."""
+    return page("referrals.html")
+
+
+@bp.get("/referrals/<referral_id>")
+def referral_page(referral_id: str) -> Response:
+    """One referral and its answer (svar)."""
+    return page("referrals.html")

@@ -21,7 +21,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.access import authorize_case, authorize_referral, database, recorded
+from app.access import (
+    authorize_case,
+    authorize_referral,
+    database,
+    recorded,
+    visible_referrals,
+)
 from app.api import json_object
 from app.api.fields import future, ids, text
 from app.auth import Principal, current_principal
@@ -343,7 +349,11 @@ def snomed_code(code: object) -> dict[str, str]:
     if not isinstance(code, dict):
         raise BadRequest('A code is {"code": "<SNOMED CT id>", "display"?}.')
     value = code.get("code")
-    if not isinstance(value, str) or not value.isdigit() or not 6 <= len(value) <= 18:
+    if (
+        not isinstance(value, str)
+        or not (value.isascii() and value.isdigit())
+        or not 6 <= len(value) <= 18
+    ):
         raise BadRequest("A SNOMED CT code is 6 to 18 digits.")
     display = code.get("display")
     if display is not None and (not isinstance(display, str) or len(display) > 255):
@@ -523,7 +533,12 @@ def worklist() -> Response:
             query = query.where(Referral.assignee_id == principal.user_id)
         rows = list(session.scalars(query.order_by(*URGENCY).limit(limit).offset(offset)))
         found = lookups_for(session, rows)
-        items = [referral_json(session, row, principal, brief=True, found=found) for row in rows]
+        items = [
+            referral_json(session, row, principal, brief=True, found=found)
+            if checked.decision.allowed
+            else blocked_json(row)
+            for row, checked in visible_referrals(session, principal, rows, found.cases)
+        ]
         counts = dict(
             session.execute(
                 select(Referral.status, func.count()).where(scope).group_by(Referral.status)
@@ -548,6 +563,22 @@ URGENCY = (
     Referral.due,
     Referral.created,
 )
+
+
+def blocked_json(referral: Referral) -> dict[str, Any]:
+    """A referral whose patient a spärr hides from the caller: that it exists, no more."""
+    return {
+        "id": referral.id,
+        "status": referral.status,
+        "priority": referral.priority,
+        "blocked": True,
+        "patient": None,
+        "question": None,
+        "holds": {},
+        "overdue": False,
+        "due": None,
+        "created": referral.created.isoformat(),
+    }
 
 
 def paging() -> tuple[int, int]:
