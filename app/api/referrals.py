@@ -107,16 +107,19 @@ def receiver(session: Session, data: dict[str, Any]) -> tuple[str, str | None, s
     return role.org_id, role.unit_id, user.id
 
 
-def copied_users(session: Session, data: dict[str, Any]) -> list[str]:
-    """Users kept informed (the referring clinician), by username."""
+def copied_users(session: Session, data: dict[str, Any], org_id: str) -> list[str]:
+    """Users of the requesting organisation kept informed (the referring clinician)."""
     names = data.get("copy", [])
     if not isinstance(names, list) or len(names) > 20 or not all(isinstance(n, str) for n in names):
         raise BadRequest("copy is a list of usernames.")
     found = []
     for name in names:
         user = session.scalar(select(User).where(User.username == name))
-        if user is None:
-            raise NotFound(f"There is no user called {name}.")
+        colleague = user is not None and session.scalar(
+            select(Membership.id).where(Membership.user_id == user.id, Membership.org_id == org_id)
+        )
+        if user is None or not colleague:
+            raise NotFound(f"There is no colleague called {name} in your organisation.")
         found.append(user.id)
     return list(dict.fromkeys(found))
 
@@ -154,7 +157,7 @@ def new_referral(
         requester_id=principal.user_id,
         requester_org_id=case.org_id,
         requester_unit_id=sender.unit_id,
-        copied=copied_users(session, data),
+        copied=copied_users(session, data, case.org_id),
         to_org_id=to_org,
         to_unit_id=to_unit,
         to_user_id=to_user,
@@ -178,7 +181,7 @@ def new_referral(
 
 
 def priority_of(data: dict[str, Any]) -> str:
-    priority = data.get("priority", "routine")
+    priority = data.get("priority")
     if priority not in PRIORITIES:
         raise BadRequest("priority is acute, urgent or routine.")
     return str(priority)
@@ -248,7 +251,7 @@ def take_step(
         with recorded(session, checked, step, referral=referral.id, **detail) as made:
             referral.status = after(referral.status, step)
             if step == "decline":
-                referral.reason = detail["reason"]
+                referral.reason = detail["declined_because"]
             if step == "assign":
                 referral.assignee_id = detail["assignee"]
             stamp(session, referral, step, principal, detail)
@@ -271,7 +274,9 @@ def accept_referral(referral_id: str) -> Response:
 def decline_referral(referral_id: str) -> Response:
     data = json_object('send {"reason"}')
     reason = text(data, "reason", 2000, multiline=True, label="reason for declining")
-    return jsonify(take_step(referral_id, "decline", "decline_referral", reason=reason)[1])
+    return jsonify(
+        take_step(referral_id, "decline", "decline_referral", declined_because=reason)[1]
+    )
 
 
 @bp.post("/referrals/<referral_id>/withdraw")
