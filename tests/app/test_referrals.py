@@ -1234,3 +1234,173 @@ def test_decide_on_the_referral(
 def test_a_referral_action_needs_a_referral() -> None:
     assert decide(PATH_B, "accept_referral", CARE, Relations(), NOW).reason == "wrong_subject"
     assert not decide(PATH_B, "view", SUBJECT, Relations(), NOW).allowed
+
+
+# --- FHIR -----------------------------------------------------------------------------------------
+
+PERSONNUMMER_SYSTEM = "http://electronichealth.se/identifier/personnummer"
+HSA_SYSTEM = "urn:oid:1.2.752.29.4.19"
+
+
+def resources(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["resource"]["resourceType"]: entry["resource"] for entry in bundle["entry"]}
+
+
+def test_a_referral_exports_as_a_valid_fhir_r4_bundle_through_its_life(world: World) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+    from fhir.resources.R4B.servicerequest import ServiceRequest
+    from fhir.resources.R4B.task import Task
+
+    _case, referral = sent(world, priority="acute")
+    rid = referral["id"]
+
+    def bundle() -> dict[str, dict[str, Any]]:
+        response = world["tester"].get(f"/api/referrals/{rid}/fhir")
+        assert response.status_code == 200 and response.mimetype == "application/fhir+json"
+        body = response.get_json()
+        Bundle.model_validate(body)
+        found = resources(body)
+        ServiceRequest.model_validate(found["ServiceRequest"])
+        Task.model_validate(found["Task"])
+        return found
+
+    first = bundle()
+    request = first["ServiceRequest"]
+    assert (request["status"], request["intent"], request["priority"]) == (
+        "active",
+        "order",
+        "stat",
+    )
+    assert request["reasonCode"][0]["text"].startswith("Malignitet?")
+    assert request["performer"][0]["identifier"] == {"system": HSA_SYSTEM, "value": B_UNIT_HSA}
+    patient = first["Patient"]
+    assert patient["identifier"][0] == {"system": PERSONNUMMER_SYSTEM, "value": "196408233234"}
+    assert first["Task"]["status"] == "requested" and "DiagnosticReport" not in first
+    ok(world["b_path"].post(f"/api/referrals/{rid}/accept"))
+    assert bundle()["Task"]["status"] == "accepted"
+    ok(
+        world["b_path"].put(
+            f"/api/referrals/{rid}/report",
+            json={"findings": "F.", "conclusion": "C.", "codes": ["35917007"]},
+        )
+    )
+    report = bundle()["DiagnosticReport"]
+    DiagnosticReport.model_validate(report)
+    assert report["status"] == "preliminary" and report["conclusion"] == "C."
+    assert report["conclusionCode"][0]["coding"][0] == {
+        "system": "http://snomed.info/sct",
+        "code": "35917007",
+    }
+    ok(world["b_path"].post(f"/api/referrals/{rid}/report/sign"))
+    signed = bundle()
+    assert (signed["DiagnosticReport"]["status"], signed["Task"]["status"]) == (
+        "final",
+        "completed",
+    )
+    assert signed["DiagnosticReport"]["issued"]
+    ok(world["b_path"].post(f"/api/referrals/{rid}/report/addenda", json={"text": "Tillägg."}), 201)
+    assert bundle()["DiagnosticReport"]["status"] == "amended"
+    assert world["c_path"].get(f"/api/referrals/{rid}/fhir").status_code == 404
+
+
+def test_a_fhir_service_request_becomes_a_referral(world: World) -> None:
+    case = new_case(world)
+    request = {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "priority": "urgent",
+        "subject": {"identifier": {"system": PERSONNUMMER_SYSTEM, "value": "196408233234"}},
+        "performer": [{"identifier": {"system": HSA_SYSTEM, "value": B_UNIT_HSA}}],
+        "reasonCode": [{"text": "Second opinion from FHIR"}],
+        "note": [{"text": "Anamnes från FHIR."}],
+        "supportingInfo": [
+            {"identifier": {"system": "http://127.0.0.1:5000/images", "value": case.image}}
+        ],
+    }
+    made = ok(world["tester"].post("/api/fhir/ServiceRequest", json=request), 201)
+    assert (made["status"], made["priority"], made["case"]) == ("sent", "urgent", case.id)
+    assert made["history"] == "Anamnes från FHIR." and made["images"] == [case.image]
+    assert made["id"] in [item["id"] for item in incoming(world["b_path"])["referrals"]]
+
+
+@pytest.mark.parametrize(
+    "change, status",
+    [
+        ({"resourceType": "Patient"}, 400),
+        ({"status": 5}, 400),
+        ({"intent": None}, 400),
+        ({"subject": {"reference": "Patient/1"}}, 400),
+        ({"subject": {"identifier": {"system": PERSONNUMMER_SYSTEM, "value": "880320-0018"}}}, 400),
+        (
+            {"subject": {"identifier": {"system": PERSONNUMMER_SYSTEM, "value": "197010632391"}}},
+            404,
+        ),
+        ({"performer": [{"identifier": {"system": HSA_SYSTEM, "value": "SE-NOWHERE"}}]}, 404),
+        ({"performer": []}, 400),
+        ({"reasonCode": []}, 400),
+        ({"occurrenceDateTime": "1999-01-01T00:00:00Z"}, 400),
+        ({"supportingInfo": [{"identifier": {"system": "x/images", "value": "nosuchimage"}}]}, 400),
+    ],
+)
+def test_malformed_fhir_is_refused_and_stores_nothing(
+    world: World, change: dict[str, Any], status: int
+) -> None:
+    case = new_case(world)
+    request: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"identifier": {"system": PERSONNUMMER_SYSTEM, "value": "196408233234"}},
+        "performer": [{"identifier": {"system": HSA_SYSTEM, "value": B_UNIT_HSA}}],
+        "reasonCode": [{"text": "Frågeställning"}],
+        "supportingInfo": [{"identifier": {"system": "x/images", "value": case.image}}],
+    }
+    request.update(change)
+    before = referral_rows(world, case.id)
+    error(world["tester"].post("/api/fhir/ServiceRequest", json=request), status)
+    assert referral_rows(world, case.id) == before
+    error(world["tester"].post("/api/fhir/ServiceRequest", data="{not json"), 400)
+
+
+# --- blinded --------------------------------------------------------------------------------------
+
+
+def test_a_blinded_reviewer_sees_the_images_but_not_the_requesters_marks_until_signing(
+    world: World,
+) -> None:
+    case = new_case(world)
+    mark = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [5, 5]},
+        "properties": {},
+    }
+    own = ok(world["tester"].post(f"/api/images/{case.image}/annotations", json=mark), 201)
+    note = {"text": "Misstänkt tumör här."}
+    ok(world["tester"].post(f"/api/cases/{case.id}/notes", json=note), 201)
+    _case, referral = sent(
+        world, case, blinded=True, preliminary="Troligen adenokarcinom", regions=[own["id"]]
+    )
+    rid = referral["id"]
+    ok(world["b_path"].post(f"/api/referrals/{rid}/accept"))
+    reviewer = world["b_path"]
+    assert reviewer.get(f"/iiif/3/{case.image}/info.json").status_code == 200
+    assert ok(reviewer.get(f"/api/images/{case.image}/annotations"))["features"] == []
+    assert reviewer.get(f"/api/annotations/{own['id']}").status_code == 404
+    assert ok(reviewer.get(f"/api/cases/{case.id}/notes"))["notes"] == []
+    shown = ok(reviewer.get(f"/api/referrals/{rid}"))
+    assert shown["preliminary"] is None and shown["regions"] == []
+    # the reviewer's own mark is theirs to see
+    ok(reviewer.post(f"/api/images/{case.image}/annotations", json=mark), 201)
+    assert len(ok(reviewer.get(f"/api/images/{case.image}/annotations"))["features"]) == 1
+    # the requester sees everything all along
+    assert (
+        ok(world["tester"].get(f"/api/referrals/{rid}"))["preliminary"] == "Troligen adenokarcinom"
+    )
+    ok(reviewer.put(f"/api/referrals/{rid}/report", json={"findings": "F.", "conclusion": "C."}))
+    ok(reviewer.post(f"/api/referrals/{rid}/report/sign"))
+    assert len(ok(reviewer.get(f"/api/images/{case.image}/annotations"))["features"]) == 2
+    assert len(ok(reviewer.get(f"/api/cases/{case.id}/notes"))["notes"]) == 1
+    after = ok(reviewer.get(f"/api/referrals/{rid}"))
+    assert after["preliminary"] == "Troligen adenokarcinom" and after["regions"] == [own["id"]]
