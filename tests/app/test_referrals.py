@@ -113,6 +113,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Path) -> It
             add_patient(session, BLOCKED_TOO, "Spärrad Spärrsson", TEST_ORG)
             for username, org, role, unit in USERS.values():
                 add_user(session, username, org, role, PASSWORD, unit, name=f"Namn {username}")
+            add_user(session, "a.patient", TEST_ORG, "patient", PASSWORD, patient=TEST_PATIENT)
         slide_dir = tmp_path_factory.mktemp("referral-slides")
         shutil.copy(synthetic_slide, slide_dir / "template.tif")
         template = import_one(application, slide_dir / "template.tif")
@@ -120,6 +121,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Path) -> It
         w.clients["tester"] = login(application.test_client())
         for key, (username, *_rest) in USERS.items():
             w.clients[key] = login(application.test_client(), username, PASSWORD)
+        w.clients["patient"] = login(application.test_client(), "a.patient", PASSWORD)
         yield w
 
 
@@ -1404,3 +1406,16 @@ def test_a_blinded_reviewer_sees_the_images_but_not_the_requesters_marks_until_s
     assert len(ok(reviewer.get(f"/api/cases/{case.id}/notes"))["notes"]) == 1
     after = ok(reviewer.get(f"/api/referrals/{rid}"))
     assert after["preliminary"] == "Troligen adenokarcinom" and after["regions"] == [own["id"]]
+
+
+def test_the_patient_s_own_log_shows_which_unit_gave_the_second_opinion(world: World) -> None:
+    case, referral = accepted(world)
+    ok(world["b_path"].get(f"/api/cases/{case.id}"))
+    services(world.app).folder.flush(everything=True)
+    own = ok(world["patient"].get("/api/me/access-log"))
+    entries = own if isinstance(own, list) else own.get("entries", own.get("items", []))
+    second = [e for e in entries if e.get("unit") == B_UNIT or e.get("unit_name") == B_UNIT]
+    assert second, entries[:3]
+    assert any("second_opinion" in json.dumps(e) for e in second)
+    grouped = json.dumps(ok(world["patient"].get("/api/me/access-log/grouped")), ensure_ascii=False)
+    assert B_ORG in grouped and B_UNIT in grouped
