@@ -325,6 +325,8 @@ class ConsultNote(Base):
     frame: Mapped[int | None] = mapped_column(Integer, nullable=True)
     anchor_x: Mapped[float | None] = mapped_column(Float, nullable=True)
     anchor_y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Written while a referral of the case was open: part of that referral's record.
+    referral_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -20,7 +20,7 @@ from annotations import store
 from app.access import authorize_case, recorded
 from app.auth import Principal
 from app.extensions import announce
-from app.models import ConsultNote, Image, Organisation, User
+from app.models import ConsultNote, Image, Organisation, Referral, User
 from samsyn.errors import BadRequest
 from samsyn.text import storable
 
@@ -100,6 +100,7 @@ def write_note(
             frame=draft.frame,
             anchor_x=draft.anchor[0] if draft.anchor else None,
             anchor_y=draft.anchor[1] if draft.anchor else None,
+            referral_id=open_referral(session, case.id),
             created=datetime.now(UTC),
         )
         session.add(note)
@@ -108,6 +109,16 @@ def write_note(
     payload = notes_json(session, [note])[0]
     announce(session, {"kind": "note", "case": case.id, "payload": payload})
     return note
+
+
+def open_referral(session: Session, case_id: str) -> str | None:
+    """The case's referral under review now (the newest accepted one): a note written
+    in the room meanwhile is part of its record."""
+    return session.scalar(
+        select(Referral.id)
+        .where(Referral.case_id == case_id, Referral.status.in_(("accepted", "in_review")))
+        .order_by(Referral.updated.desc())
+    )
 
 
 def case_notes(session: Session, case_id: str, since: int = 0) -> list[ConsultNote]:
@@ -148,6 +159,7 @@ def notes_json(session: Session, notes: list[ConsultNote]) -> list[dict[str, Any
             "image": note.image_id,
             "frame": note.frame,
             "anchor": [note.anchor_x, note.anchor_y] if note.anchor_x is not None else None,
+            "referral": note.referral_id,
         }
         for note in notes
     ]

@@ -37,6 +37,7 @@ from app.identity import patient_json
 from app.models import (
     Addendum,
     Case,
+    ConsultNote,
     Image,
     Membership,
     Organisation,
@@ -48,6 +49,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.notes import notes_json
 from app.policy import CARE_ROLES
 from app.referral_flow import PRIORITIES, STATES, after
 from samsyn.errors import BadRequest, Conflict, NotFound
@@ -724,6 +726,11 @@ def referral_json(
     ]
     report = session.scalar(select(Report).where(Report.referral_id == referral.id))
     body["report"] = report_json(session, report) if report is not None else None
+    notes = session.scalars(
+        select(ConsultNote).where(ConsultNote.referral_id == referral.id).order_by(ConsultNote.seq)
+    ).all()
+    shown = [n for n in notes if not blind or n.org_id != referral.requester_org_id]
+    body["notes"] = notes_json(session, shown)
     return body
 
 

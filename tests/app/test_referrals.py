@@ -1419,3 +1419,12 @@ def test_the_patient_s_own_log_shows_which_unit_gave_the_second_opinion(world: W
     assert any("second_opinion" in json.dumps(e) for e in second)
     grouped = json.dumps(ok(world["patient"].get("/api/me/access-log/grouped")), ensure_ascii=False)
     assert B_ORG in grouped and B_UNIT in grouped
+
+
+def test_notes_written_while_a_referral_is_under_review_belong_to_its_record(world: World) -> None:
+    case, referral = accepted(world)
+    ok(world["b_path"].post(f"/api/cases/{case.id}/notes", json={"text": "Se marginalen."}), 201)
+    ok(world["tester"].post(f"/api/cases/{case.id}/notes", json={"text": "Tack!"}), 201)
+    record = ok(world["tester"].get(f"/api/referrals/{referral['id']}"))
+    assert [note["text"] for note in record["notes"]] == ["Se marginalen.", "Tack!"]
+    assert {note["referral"] for note in record["notes"]} == {referral["id"]}

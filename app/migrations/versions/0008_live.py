@@ -26,10 +26,12 @@ def upgrade() -> None:
         sa.Column("frame", sa.Integer(), nullable=True),
         sa.Column("anchor_x", sa.Float(), nullable=True),
         sa.Column("anchor_y", sa.Float(), nullable=True),
+        sa.Column("referral_id", sa.String(32), nullable=True),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_consult_notes_case_id", "consult_notes", ["case_id"])
     op.create_index("ix_consult_notes_case_seq", "consult_notes", ["case_id", "seq"])
+    op.create_index("ix_consult_notes_referral_id", "consult_notes", ["referral_id"])
     op.create_table(
         "applied_ops",
         sa.Column("user_id", sa.String(32), primary_key=True),
