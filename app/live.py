@@ -819,6 +819,8 @@ def on_resync(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[s
                 "seq": row.seq,
                 "op_id": None,
                 "user": row.author_id,
+                "image": row.image_id,
+                "frame": row.frame,
                 "type": "delete"
                 if row.deleted is not None
                 else ("create" if row.version == 1 else "update"),

@@ -248,11 +248,26 @@ def list_annotations(image_id: str) -> Response:
     checked = authorize_image_reading(image_id, "annotations")
     principal = current_principal()
     with database().session() as session:
+        # The case's sequence before the rows are read: a live client resyncs from here.
+        seq = case_seq(session, checked.case.id)
         rows = unconcealed(
             store.in_view(session, image_id, principal.user_id, bbox, frame), checked
         )
-        collection = {"type": "FeatureCollection", "features": features_json(session, rows)}
+        collection = {
+            "type": "FeatureCollection",
+            "seq": seq,
+            "features": features_json(session, rows),
+        }
     return json_response(collection)
+
+
+def case_seq(session: Session, case_id: str | None) -> int:
+    if case_id is None:
+        return 0
+    seq = session.scalar(
+        select(store.CaseSequence.seq).where(store.CaseSequence.case_id == case_id)
+    )
+    return int(seq or 0)
 
 
 def unconcealed(rows: list[store.AnnotationRow], checked: Decided) -> list[store.AnnotationRow]:
@@ -330,6 +345,8 @@ def announce_change(
                 "op_id": op_id,
                 "user": current_principal().user_id,
                 "type": kind,
+                "image": row.image_id,
+                "frame": row.frame,
                 "annotation": annotation,
             },
         },

@@ -85,20 +85,25 @@ export class NotesPanel {
   async submit() {
     const text = this.input.value.trim();
     if (!text) return;
-    this.sendButton.disabled = true;
+    const draft = { text, pinned: this.pinBox.checked, point: this.point };
+    // The form is free at once for the next note; a note that fails comes back into it.
+    this.input.value = "";
+    this.pinBox.checked = false;
+    this.point = null;
+    this.showPoint();
     this.error.hidden = true;
     try {
-      const note = await this.actions.send({ text, pinned: this.pinBox.checked, point: this.point });
+      const note = await this.actions.send(draft);
       if (note) this.add(note);
-      this.input.value = "";
-      this.pinBox.checked = false;
-      this.point = null;
-      this.showPoint();
     } catch (error) {
+      if (!this.input.value.trim()) {
+        this.input.value = draft.text;
+        this.pinBox.checked = draft.pinned;
+        this.point = draft.point;
+        this.showPoint();
+      }
       this.error.textContent = t("live.notes.failed", { reason: error.message });
       this.error.hidden = false;
-    } finally {
-      this.sendButton.disabled = false;
     }
   }
 

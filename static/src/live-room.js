@@ -45,7 +45,6 @@ function removedText(reason) {
 }
 
 function joinError(error) {
-  if (error.code === "not_found" || error.code === "forbidden") return t("live.error.noAccess");
   return t("live.error.join", { reason: error.message });
 }
 
@@ -115,7 +114,7 @@ export class LiveRoom {
     const socket = this.socket;
     socket.on("connect", () => {
       this.presence.connected(true);
-      this.join().catch((error) => this.say(joinError(error)));
+      this.join().catch((error) => this.refused(error));
     });
     socket.on("disconnect", (reason) => {
       this.joined = false;
@@ -389,7 +388,7 @@ export class LiveRoom {
   // --- one's own view and pointer ------------------------------------------------------------
 
   wireView() {
-    const sendCursor = throttled(CURSOR_MS, (message) => this.joined && this.socket.volatile.emit("cursor", message));
+    const sendCursor = throttled(CURSOR_MS, (message) => this.joined && this.emitNow("cursor", message));
     this.view.stage.addEventListener("pointermove", (event) => {
       if (!this.joined) return;
       const box = this.view.stage.getBoundingClientRect();
@@ -423,7 +422,14 @@ export class LiveRoom {
     const said = JSON.stringify(message);
     if (said === this.lastViewport) return;
     this.lastViewport = said;
-    this.socket.volatile.emit("viewport", message);
+    this.emitNow("viewport", message);
+  }
+
+  /** An event without an ack, sent now or not at all: never kept for after a reconnection
+   * (a stale position), never dropped while connected (socket.io's volatile emit drops
+   * whatever comes while the websocket is still writing the previous frame). */
+  emitNow(event, message) {
+    if (this.socket.connected) this.socket.emit(event, message);
   }
 
   look() {
@@ -522,21 +528,36 @@ export class LiveRoom {
   }
 
   async present(on) {
+    const before = this.presenter;
+    // At once on the page (the switch must not flip back while the server answers).
+    this.presenter = on ? this.me.id : before === this.me.id ? null : before;
+    this.presence.show({ presenter: this.presenter });
+    this.showFollowing();
+    if (on && this.following) this.follow(null);
     try {
-      if (on && this.following) await this.follow(null);
       await call(this.socket, "present", { on });
-      this.presenterIs(on ? this.me.id : this.presenter === this.me.id ? null : this.presenter);
+      this.presenterIs(this.presenter);
     } catch (error) {
+      this.presenter = before;
+      this.presence.show({ presenter: before });
+      this.showFollowing();
       this.say(error.message);
-      this.presence.show({});
     }
   }
 
   // --- out of the room --------------------------------------------------------------------
 
-  /** Taken out of the room (access revoked, signed out): say so, and nothing live remains. */
-  leave(reason) {
-    if (this.removed) return;
+  /** A join refused: where the room is not open to this user (a role that sees the image
+   * but not the case's room), nothing live is shown; anything else is said. */
+  refused(error) {
+    if (error.code !== "not_found" && error.code !== "forbidden") return this.say(joinError(error));
+    if (this.joinedOnce) return this.leave("access_revoked"); // lost while the connection was down
+    this.close();
+    this.joinedNow();
+  }
+
+  /** Nothing live remains on the page. */
+  close() {
     this.removed = true;
     this.joined = false;
     this.following = null;
@@ -546,6 +567,13 @@ export class LiveRoom {
     this.banner.remove();
     this.cursors.remove();
     this.notes.remove();
+    this.changed();
+  }
+
+  /** Taken out of the room (access revoked, signed out): say so, and nothing live remains. */
+  leave(reason) {
+    if (this.removed) return;
+    this.close();
     const message = build("div", { className: "live-removed", textContent: removedText(reason), data: { testid: "live-removed", reason: reason ?? "" } });
     message.setAttribute("role", "alert");
     this.view.stage.append(message);
