@@ -31,7 +31,10 @@ from benchmarks.samsyn_instance import CLI, environment
 PASSWORD = "benchmark-password"  # a throwaway database on 127.0.0.1 only
 REQUESTER, CLINICIAN, REVIEWER = "bench-kalmar-pat", "bench-kalmar-klin", "bench-ostg-pat"
 HOME, AWAY = ("Benchmark Kalmar", "SE2321000001"), ("Benchmark Östergötland", "SE2321000002")
-HOME_UNIT, AWAY_UNIT = ("Patologi Kalmar B", "SE2321000001-P"), ("Patologi Linköping B", "SE2321000002-P")
+HOME_UNIT, AWAY_UNIT = (
+    ("Patologi Kalmar B", "SE2321000001-P"),
+    ("Patologi Linköping B", "SE2321000002-P"),
+)
 PATIENT = "19121212-1212"
 
 
@@ -194,9 +197,15 @@ def run(settings: Settings, workdir: Path) -> Figures:
     port = free_port()
     base = f"http://{HOST}:{port}"
     command = [*CLI, "serve", "--host", HOST, "--port", str(port)]
-    with running_server(command, environment(data_dir), workdir / "referrals.log", f"{base}/readyz"):
-        requester, clinician, reviewer = (Session(base, u) for u in (REQUESTER, CLINICIAN, REVIEWER))
-        worklist = [reviewer.call("GET", "/api/referrals?box=incoming")[1] for _ in range(settings.queries)]
+    with running_server(
+        command, environment(data_dir), workdir / "referrals.log", f"{base}/readyz"
+    ):
+        requester, clinician, reviewer = (
+            Session(base, u) for u in (REQUESTER, CLINICIAN, REVIEWER)
+        )
+        worklist = [
+            reviewer.call("GET", "/api/referrals?box=incoming")[1] for _ in range(settings.queries)
+        ]
         filtered = [
             reviewer.call("GET", "/api/referrals?box=incoming&priority=acute&status=sent")[1]
             for _ in range(settings.queries)
@@ -226,9 +235,7 @@ def run(settings: Settings, workdir: Path) -> Figures:
                 _answer, request_ms = reviewer.call(
                     "POST", f"/api/referrals/{sent['id']}/report/sign"
                 )
-                arrived = max(
-                    requester.wait_for(sent["id"]), clinician.wait_for(sent["id"])
-                )
+                arrived = max(requester.wait_for(sent["id"]), clinician.wait_for(sent["id"]))
                 heard.append((arrived - started) * 1000)
                 signing.append(request_ms)
         finally:
