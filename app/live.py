@@ -254,6 +254,7 @@ class Live:
         self._epoch: int | None = None
         self._started = False
         self._start_lock = threading.Lock()
+        self._handlers = self._appliers()
 
     @property
     def found(self) -> Services:
@@ -292,8 +293,7 @@ class Live:
 
     def apply(self, message: dict[str, Any], skip: str | None = None) -> None:
         """One live message, from this process or another, to this process's clients."""
-        kind = message.get("kind")
-        handler = self._appliers().get(str(kind))
+        handler = self._handlers.get(str(message.get("kind")))
         if handler is not None:
             handler(message, skip)
 
@@ -307,7 +307,6 @@ class Live:
             "member": self._apply_member,
             "roster": self._apply_roster,
             "hello": lambda _m, _s: self._publish_roster(),
-            "bye": lambda m, _s: self._presence(self.rooms.forget_host(str(m.get("host")))),
             "sync": lambda m, _s: self._sync(str(m["case"])),
             "policy": lambda m, _s: self.found.epoch.bump() if m.get("host") else None,
             "referral": self._apply_referral,
