@@ -433,6 +433,37 @@ def since(session: Session, case_id: str, seq: int) -> list[AnnotationRow]:
     )
 
 
+def changes_since(
+    session: Session, case_id: str, seq: int, limit: int
+) -> list[tuple[AnnotationVersion, AnnotationRow]]:
+    """Every version made in the case after sequence number `seq`, in order, each with its
+    annotation (at most `limit` + 1, so that a caller can tell there were more)."""
+    return [
+        (version, row)
+        for version, row in session.execute(
+            select(AnnotationVersion, AnnotationRow)
+            .join(AnnotationRow, AnnotationRow.id == AnnotationVersion.annotation_id)
+            .where(AnnotationRow.case_id == case_id, AnnotationVersion.seq > seq)
+            .order_by(AnnotationVersion.seq)
+            .limit(limit + 1)
+        ).tuples()
+    ]
+
+
+def as_of(row: AnnotationRow, version: AnnotationVersion) -> AnnotationRow:
+    """The annotation as one of its versions left it: a detached copy, never stored."""
+    snapshot = version.snapshot
+    fixed = ("id", "case_id", "image_id", "frame", "author_id", "org_id", "created")
+    return AnnotationRow(
+        **{name: getattr(row, name) for name in fixed},
+        **{name: snapshot.get(name) for name in _CONTENT},
+        version=version.version,
+        seq=version.seq,
+        updated=version.at,
+        deleted=version.at if snapshot.get("deleted") else None,
+    )
+
+
 _CONTENT = (
     "kind",
     "geometry",

@@ -71,7 +71,7 @@ COORDINATE_LIMIT = 1e9
 RESYNC_LIMIT = 2000
 CURSOR_INTERVAL = 1 / 15  # the room hears each cursor at most 15 times a second
 VIEWPORT_INTERVAL = 1 / 15
-ROSTER_EVERY = 5.0
+ROSTER_EVERY = 3.0
 SYNC_EVERY = 10.0
 SESSION_EVERY = 15.0
 FLOOD_LIMIT = 400  # events refused for the rate before the connection is closed
@@ -184,7 +184,7 @@ def read_op(data: dict[str, Any]) -> OpRequest:
 
 
 def read_since(data: dict[str, Any]) -> int:
-    since = data.get("since", 0)
+    since = data.get("since")
     if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**62:
         raise BadRequest("since is the last seq you saw")
     return since
@@ -771,7 +771,7 @@ def on_op(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str, 
                 row = delete_on(session, op.annotation, op.base_version, op.op_id)
                 annotation = deleted_json(row)
             ack = {"ok": True, "seq": row.seq, "annotation": annotation}
-            session.add(AppliedOp(user_id=user, op_id=op.op_id, case_id=case, ack=ack))
+            session.add(AppliedOp(user_id=user, op_id=op.op_id, case_id=case, seq=row.seq, ack=ack))
     except Conflict as error:
         return {"ok": False, "error": "conflict", "message": error.message, **(error.details or {})}
     except IntegrityError:  # the same op_id applied by a retry that came in between
@@ -795,43 +795,66 @@ def on_note(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str
 
 
 def on_resync(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str, Any]:
-    from app.api.annotating import deleted_json, features_json
-
+    """Every op and note of the case after `since`, in order, as they were broadcast (each
+    annotation as that version left it); `reload` when too much was missed for that."""
     case = joined(connection)
     since = read_since(data)
     with hub.found.db.session() as session:
         _case, checked = authorize_case(session, "view", case, deferred=True, log_as="resync")
-        rows = [
-            row
-            for row in store.since(session, case, since)
-            if row.layer == "shared" or row.author_id == connection.user
-        ]
+        changes = store.changes_since(session, case, since, RESYNC_LIMIT)
         notes = case_notes(session, case, since)
+        hidden = checked.decision.conceal
+        notes = [note for note in notes if hidden is None or note.org_id != hidden]
         seq = current_seq(hub.found, case)
-        if len(rows) + len(notes) > RESYNC_LIMIT:
+        if len(changes) + len(notes) > RESYNC_LIMIT:
             return {"ok": True, "seq": seq, "events": [], "reload": True}
-        features = features_json(session, [row for row in rows if row.deleted is None])
-        by_id = {feature["id"]: feature for feature in features}
-        events: list[dict[str, Any]] = [
-            {
-                "event": "op",
-                "seq": row.seq,
-                "op_id": None,
-                "user": row.author_id,
-                "image": row.image_id,
-                "frame": row.frame,
-                "type": "delete"
-                if row.deleted is not None
-                else ("create" if row.version == 1 else "update"),
-                "annotation": deleted_json(row) if row.deleted is not None else by_id[row.id],
-            }
-            for row in rows
-        ]
+        events = op_events(session, changes, connection.user, case, since, hidden)
         events += [{"event": "note", **note} for note in notes_json(session, notes)]
         if events:
             log(g.principal, checked, "view_annotations", session=session, via="live", since=since)
     events.sort(key=lambda event: int(event["seq"]))
     return {"ok": True, "seq": seq, "events": events}
+
+
+def op_events(
+    session: Any,
+    changes: list[tuple[store.AnnotationVersion, store.AnnotationRow]],
+    viewer: str,
+    case: str,
+    since: int,
+    hidden: str | None,
+) -> list[dict[str, Any]]:
+    """The `op` broadcasts of these versions again: others' drafts left out (as they were)."""
+    from app.api.annotating import deleted_json, features_json
+
+    states = [(version, store.as_of(row, version)) for version, row in changes]
+    shown = [
+        (version, state)
+        for version, state in states
+        if (state.layer == "shared" or state.author_id == viewer)
+        and (hidden is None or state.org_id != hidden)
+    ]
+    features = features_json(session, [state for _version, state in shown])
+    op_ids = dict(
+        session.execute(
+            select(AppliedOp.seq, AppliedOp.op_id).where(
+                AppliedOp.case_id == case, AppliedOp.seq > since
+            )
+        ).all()
+    )
+    return [
+        {
+            "event": "op",
+            "seq": version.seq,
+            "op_id": op_ids.get(version.seq),
+            "user": version.user_id,
+            "image": state.image_id,
+            "frame": state.frame,
+            "type": version.op if version.op in ("create", "delete") else "update",
+            "annotation": deleted_json(state) if version.op == "delete" else feature,
+        }
+        for (version, state), feature in zip(shown, features, strict=True)
+    ]
 
 
 HANDLERS: dict[str, Callable[[Live, Connection, dict[str, Any]], dict[str, Any] | None]] = {

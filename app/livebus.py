@@ -334,6 +334,8 @@ class Relay:
     def close(self) -> None:
         if self._listener is not None:
             self._listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
         with self._lock:
             peers = list(self._peers)
         for peer in peers:

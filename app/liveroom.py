@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-HOST_SILENCE = 20.0  # seconds without a roster before another process's members go
+HOST_SILENCE = 10.0  # seconds without a roster before another process's members go
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,7 @@ class AppliedOp(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     op_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)  # the case sequence it took
     ack: Mapped[dict[str, Any]] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

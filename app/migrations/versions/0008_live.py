@@ -37,9 +37,11 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(32), primary_key=True),
         sa.Column("op_id", sa.String(64), primary_key=True),
         sa.Column("case_id", sa.String(32), nullable=True),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("ack", sa.JSON(), nullable=False),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_index("ix_applied_ops_case_seq", "applied_ops", ["case_id", "seq"])
 
 
 def downgrade() -> None:
