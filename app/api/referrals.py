@@ -305,6 +305,18 @@ def assign_referral(referral_id: str) -> Response:
     return jsonify(take_step(referral_id, "assign", "assign_referral", assignee=assignee)[1])
 
 
+def receives_principal(referral: Referral, principal: Principal) -> bool:
+    """Whether the caller reads the referral as its receiver (else as its requester)."""
+    if referral.to_user_id is not None:
+        return referral.to_user_id == principal.user_id
+    return any(
+        m.role.role in CARE_ROLES
+        and m.role.org_id == referral.to_org_id
+        and (referral.to_unit_id is None or m.role.unit_id == referral.to_unit_id)
+        for m in principal.memberships
+    )
+
+
 def receives(session: Session, referral: Referral, user_id: str) -> bool:
     if referral.to_user_id is not None:
         return referral.to_user_id == user_id
@@ -594,8 +606,8 @@ def paging() -> tuple[int, int]:
         offset = int(request.args.get("offset", "0"))
     except ValueError as error:
         raise BadRequest("limit and offset are whole numbers.") from error
-    if not 0 < limit <= 1000 or not 0 <= offset < 10**9:
-        raise BadRequest("limit is 1 to 1000, offset from 0.")
+    if not 0 <= limit <= 1000 or not 0 <= offset < 10**9:
+        raise BadRequest("limit is 0 (counts only) to 1000, offset from 0.")
     return limit, offset
 
 
@@ -675,13 +687,13 @@ def referral_json(
     people, units, orgs = found.people, found.units, found.orgs
     now = utcnow()
     open_states = ("sent", "accepted", "in_review")
+    side = "receiver" if receives_principal(referral, principal) else "requester"
     blind = (
-        referral.blinded
-        and referral.status not in ("answered", "closed")
-        and not any(m.role.org_id == referral.requester_org_id for m in principal.memberships)
+        referral.blinded and referral.status not in ("answered", "closed") and side == "receiver"
     )
     body: dict[str, Any] = {
         "id": referral.id,
+        "side": side,
         "case": referral.case_id,
         "case_title": case_row.title,
         "patient": patient_json(patient),
@@ -725,7 +737,10 @@ def referral_json(
         for s in steps
     ]
     report = session.scalar(select(Report).where(Report.referral_id == referral.id))
-    body["report"] = report_json(session, report) if report is not None else None
+    # The requesting side reads the answer once it is signed, not while it is written.
+    unsigned = report is not None and report.signed is None and side == "requester"
+    body["report"] = report_json(session, report) if report is not None and not unsigned else None
+    body["copied"] = [people.get(user) for user in referral.copied]
     notes = session.scalars(
         select(ConsultNote).where(ConsultNote.referral_id == referral.id).order_by(ConsultNote.seq)
     ).all()
@@ -822,7 +837,9 @@ def announce_referral(session: Session, referral: Referral) -> None:
     """Everyone on both sides hears of the new state (and the report once signed) on every
     page they have open, once the step is committed."""
     users = {referral.requester_id, *referral.copied}
-    if referral.to_user_id is not None:
+    if referral.status == "draft":
+        pass  # a draft is the requesting side's own
+    elif referral.to_user_id is not None:
         users.add(referral.to_user_id)
     else:
         query = select(Membership.user_id).where(

@@ -3,6 +3,7 @@ import { getJson, send } from "./api.js";
 import { build, cell, element, sayWhenMissing, show, table } from "./dom.js";
 import { accessBadge, ownerBlock, patientBlock, purposeName, statusBadge } from "./case-format.js";
 import { confirmAction } from "./confirm.js";
+import { showReferralSending } from "./referral-send.js";
 import { CARE_ROLES, hasRole } from "./nav.js";
 import { t } from "./i18n.js";
 import { fromSwedish, swedish, swedishDateIn, utc } from "./time.js";
@@ -143,6 +144,9 @@ function removeButton(item, id, name, me) {
   return button;
 }
 
+/** What GET /api/images/<id> said of the case's images, kept for the referral form. */
+const imageFacts = new Map();
+
 async function showImages(item, limited, me) {
   const editable = !limited && mayEdit(me.user, item);
   if (editable) await showLooseImages(item, me);
@@ -155,6 +159,7 @@ async function showImages(item, limited, me) {
     return;
   }
   const answers = await Promise.allSettled(item.images.map((id) => getJson(`/api/images/${encodeURIComponent(id)}`)));
+  answers.forEach((answer, i) => { if (answer.value) imageFacts.set(item.images[i], answer.value); }); // for the referral form
   const grid = element("ul", "image-grid compact-grid");
   grid.append(...item.images.map((id, i) => {
     const card = imageCard(id, answers[i].value, limited);
@@ -465,4 +470,12 @@ export async function showCaseDetail(id, me) {
     refuseSharing(loaded.item, null);
   }
   await Promise.all(tasks);
+  if (!loaded.limited && mayRefer(me.user, loaded.item)) await showReferralSending(loaded.item, imageFacts, page.sharing);
+}
+
+/** A referral is sent from a care role of the case's own organisation (the server's
+ * requester_role); teaching cases are not referred. */
+function mayRefer(user, item) {
+  if (item.purpose === "teaching") return false;
+  return (user.roles ?? []).some((role) => role.org_id === item.org_id && CARE_ROLES.includes(role.role));
 }

@@ -44,6 +44,9 @@ export function accessOf(access) {
   if (main === "share") {
     return { kind: "shared", label: t("cases.access.shared"), detail: detail(purposeName(access.purpose), until, consent), title };
   }
+  if (main === "referral") {
+    return { kind: "shared", label: t("cases.access.referral"), detail: detail(purposeName(access.purpose), consent), title };
+  }
   if (main === "emergency") return { kind: "emergency", label: t("cases.access.emergency"), detail: until, title };
   if (main === "consent") return { kind: "shared", label: t("cases.access.consent"), detail: until, title };
   if (main === "own_record") return { kind: "own", label: t("cases.access.own_record"), detail: "", title };

@@ -4,6 +4,7 @@ import { getJson, send } from "./api.js";
 import { element, link } from "./dom.js";
 import { forgetGrants, showEmergencyBanner } from "./emergency.js";
 import { currentLanguage, loadMessages, t } from "./i18n.js";
+import { startReferralLive } from "./referral-live.js";
 
 export const CARE_ROLES = ["pathologist", "radiologist", "clinician"];
 
@@ -25,6 +26,7 @@ function roleNames() {
 const SECTIONS = [
   { key: "cases", label: () => t("nav.section.cases"), href: "/cases", roles: [...CARE_ROLES, "admin", "teacher", "student", "patient"] },
   { key: "images", label: () => t("nav.section.images"), href: "/images", roles: [...CARE_ROLES, "teacher", "student", "patient"] },
+  { key: "referrals", label: () => t("nav.section.referrals"), href: "/referrals", roles: CARE_ROLES },
   { key: "audit", label: () => t("nav.section.audit"), href: "/audit", roles: ["log_reviewer"] },
   { key: "my-log", label: () => t("nav.section.my_log"), href: "/my/access-log", roles: ["patient"] },
 ];
@@ -57,6 +59,7 @@ function currentSection() {
   const path = location.pathname;
   if (path === "/images" || path.startsWith("/viewer/")) return "images";
   if (path.startsWith("/cases")) return "cases";
+  if (path.startsWith("/referrals")) return "referrals";
   if (path.startsWith("/audit")) return "audit";
   if (path.startsWith("/my/access-log")) return "my-log";
   return null;
@@ -183,5 +186,7 @@ export async function showNavigation() {
   navSlot().replaceChildren(...navLinks(me.user));
   document.querySelector("#user")?.replaceChildren(identity(me.user), languageSwitch(me.csrf_token), signOutButton(me.csrf_token));
   showEmergencyBanner(me.user.id);
+  // Referrals are sent and answered by care staff: they hear of them live on every page.
+  if (hasRole(me.user, ...CARE_ROLES)) startReferralLive();
   return me;
 }

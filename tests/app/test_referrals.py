@@ -623,8 +623,10 @@ def test_the_report_is_versioned_like_annotations(world: World) -> None:
     )
     assert stale["current"]["version"] == 2 and stale["current"]["conclusion"] == "Malignt."
     error(b.put(url, json=REPORT, headers={"If-Match": "två"}), 400)
-    shown = ok(world["tester"].get(f"/api/referrals/{referral['id']}"))["report"]
+    shown = ok(b.get(f"/api/referrals/{referral['id']}"))["report"]
     assert shown["version"] == 2 and shown["conclusion"] == "Malignt."
+    # the requesting side reads the answer once it is signed, not while it is written
+    assert ok(world["tester"].get(f"/api/referrals/{referral['id']}"))["report"] is None
 
 
 def test_the_report_is_written_by_the_receiving_side_only(world: World) -> None:
