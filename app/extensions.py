@@ -100,6 +100,11 @@ def make_engine(url: str) -> Engine:
     options: dict[str, Any] = {
         "future": True,
         "pool_pre_ping": True,
+        # Threads of tiles, pages and live events share these; the live side takes a few
+        # at a time (app/live.py), so they are never all held by one crowd.
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_timeout": 15,
         # JSON columns (annotation geometry above all) through orjson: ten times faster.
         "json_serializer": json_text,
         "json_deserializer": orjson.loads,

@@ -25,7 +25,8 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,6 +76,12 @@ ROSTER_EVERY = 3.0
 SYNC_EVERY = 10.0
 SESSION_EVERY = 15.0
 FLOOD_LIMIT = 400  # events refused for the rate before the connection is closed
+# Events that only move pointers and views: no database on their path.
+EPHEMERAL = frozenset({"cursor", "viewport", "look", "follow", "present", "leave"})
+# Live events that use the database at once, per worker: the rest wait their turn (or hear
+# "busy"), so that a crowd of reviewers never takes the connections tiles and pages need.
+DATABASE_SLOTS = 6
+BUSY_AFTER = 10.0
 
 
 def room_of(case_id: str) -> str:
@@ -198,6 +205,11 @@ class NotJoined(BadRequest):
     code = "not_joined"
 
 
+class Busy(SamsynError):
+    code = "busy"
+    status = 503
+
+
 class RateLimited(SamsynError):
     code = "rate_limited"
     status = 429
@@ -255,6 +267,17 @@ class Live:
         self._started = False
         self._start_lock = threading.Lock()
         self._handlers = self._appliers()
+        self._database = threading.BoundedSemaphore(DATABASE_SLOTS)
+
+    @contextmanager
+    def database_turn(self) -> Iterator[None]:
+        """One of the worker's few database turns for live events."""
+        if not self._database.acquire(timeout=BUSY_AFTER):
+            raise Busy("the server is busy; try again")
+        try:
+            yield
+        finally:
+            self._database.release()
 
     @property
     def found(self) -> Services:
@@ -524,6 +547,7 @@ class LiveNamespace(Namespace):
                 token=request.cookies.get(COOKIE, ""),
                 session_key=principal.session_key,
                 member=member,
+                principal=principal,
                 address=environ_client(request.environ, hub.found.config["TRUSTED_PROXIES"]),
             )
         )
@@ -557,7 +581,14 @@ class LiveNamespace(Namespace):
             if event not in EVENTS:
                 raise BadRequest(f"unknown event {event!r}")
             self._rate(hub, connection, event)
-            principal = _session_of(hub, connection)
+            # What only moves pointers and views trusts the session as the ticker last
+            # checked it (every few seconds, and at once on a logout or a revocation);
+            # whatever reads or writes patient data checks it now.
+            principal = (
+                connection.principal
+                if event in EPHEMERAL and connection.principal is not None
+                else _session_of(hub, connection)
+            )
             g.principal, g.epoch, g.client, g.live_sid = (
                 principal,
                 hub.found.epoch.current(),
@@ -565,7 +596,11 @@ class LiveNamespace(Namespace):
                 sid,
             )
             payload = read_object(data[0] if len(data) == 1 else None)
-            result = HANDLERS[event](hub, connection, payload)
+            if event in EPHEMERAL:
+                result = HANDLERS[event](hub, connection, payload)
+            else:
+                with hub.database_turn():
+                    result = HANDLERS[event](hub, connection, payload)
         except SamsynError as error:
             result = refused(error)
         except Exception:
@@ -591,6 +626,7 @@ def _session_of(hub: Live, connection: Connection) -> Principal:
         hub.remove(connection, "session_expired")
         hub.socketio.server.disconnect(connection.sid, namespace=NAMESPACE)
         raise NotFound("your session has ended; log in again")
+    connection.principal = principal
     return principal
 
 
@@ -610,27 +646,17 @@ def _principal() -> Principal | None:
 
 
 def joined(connection: Connection, image: str | None = None) -> str:
-    """The case the connection is in (and, when named, that the image is one of its)."""
+    """The case the connection is in (and, when named, that the image is one of its).
+    No database here: cursors and viewports come many times a second."""
     if connection.case is None:
         raise NotJoined("join a case first")
-    if image is not None and image not in connection_images(connection):
+    if image is not None and image not in connection.images:
         raise NotJoined("that image is not in the case you joined")
     return connection.case
 
 
-_images: dict[str, tuple[float, frozenset[str]]] = {}
-
-
-def connection_images(connection: Connection) -> frozenset[str]:
-    """The image ids of the joined case (read again every few seconds)."""
-    case = connection.case or ""
-    cached = _images.get(case)
-    if cached and time.monotonic() - cached[0] < 5.0:
-        return cached[1]
-    with live().found.db.session() as session:
-        ids = frozenset(session.scalars(select(Image.id).where(Image.case_id == case)))
-    _images[case] = (time.monotonic(), ids)
-    return ids
+def case_images(session: Any, case_id: str) -> frozenset[str]:
+    return frozenset(session.scalars(select(Image.id).where(Image.case_id == case_id)))
 
 
 def on_join(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str, Any]:
@@ -645,11 +671,12 @@ def on_join(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str
             raise Forbidden("a blinded second opinion joins the room once its report is signed")
         log(g.principal, checked, "join_live", session=session, room=case_id)
         summary = case_summary(session, case, checked.decision.purpose)
+        images = case_images(session, case_id)
     if connection.case is not None and connection.case != case_id:
         hub.member_left(connection)
     hub.socketio.server.enter_room(connection.sid, room_of(case_id), namespace=NAMESPACE)
-    connection.case = case_id
-    if image is not None and image not in connection_images(connection):
+    connection.case, connection.images = case_id, images
+    if image is not None and image not in images:
         image, frame = None, None
     member = replace(connection.member, image=image, frame=frame, since=time.time())
     hub.member_moved(connection, member)

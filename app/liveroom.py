@@ -74,6 +74,8 @@ class Connection:
     session_key: str
     member: Member
     case: str | None = None
+    images: frozenset[str] = frozenset()  # the joined case's images, read at join and recheck
+    principal: Any = None  # the session's principal as last checked
     address: str | None = None
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(120.0, 60.0))
     writes: TokenBucket = field(default_factory=lambda: TokenBucket(40.0, 10.0))
