@@ -1,5 +1,5 @@
 """`python -m benchmarks [part] [--quick] [--client ...]`, part one of tiles, memory, radiology,
-scroll, annotations, drawing:
+scroll, annotations, drawing, live, referrals:
 
 Without a part it runs all of them. `--quick` uses a smaller slide and shorter runs, to
 check the harness in about a minute; its figures are not the ones to report.
@@ -18,7 +18,9 @@ from types import FrameType
 from benchmarks import (
     annotation_frames,
     annotation_store,
+    live,
     memory,
+    referrals,
     radiology,
     series_scroll,
     tile_throughput,
@@ -27,7 +29,16 @@ from benchmarks.load_generators import load_generator
 from benchmarks.processes import BenchmarkError
 from benchmarks.report import command, machine
 
-PARTS = ("tiles", "memory", "radiology", "scroll", "annotations", "drawing")
+PARTS = (
+    "tiles",
+    "memory",
+    "radiology",
+    "scroll",
+    "annotations",
+    "drawing",
+    "live",
+    "referrals",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +78,13 @@ def _run_part(part: str, arguments: argparse.Namespace, workdir: Path) -> str:
     if part == "drawing":
         frames = annotation_frames.QUICK if arguments.quick else annotation_frames.FULL
         return annotation_frames.format_report(annotation_frames.run(frames, workdir), frames)
+    if part == "live":
+        live_settings = live.QUICK if arguments.quick else live.FULL
+        generator = load_generator(arguments.client)
+        return live.format_report(live.run(live_settings, generator, workdir))
+    if part == "referrals":
+        chosen_referrals = referrals.QUICK if arguments.quick else referrals.FULL
+        return referrals.format_report(referrals.run(chosen_referrals, workdir))
     if part == "radiology":
         radiology_settings = radiology.QUICK if arguments.quick else radiology.FULL
         generator = load_generator(arguments.client)
