@@ -20,8 +20,8 @@ from benchmarks import (
     annotation_store,
     live,
     memory,
-    referrals,
     radiology,
+    referrals,
     series_scroll,
     tile_throughput,
 )

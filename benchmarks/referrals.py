@@ -97,7 +97,7 @@ def prepare(data_dir: Path, referrals: int) -> str:
         session.add(case)
         session.flush()
         now = datetime.now(UTC)
-        rows = [
+        rows: list[dict[str, object]] = [
             {
                 "id": secrets.token_hex(8),
                 "case_id": case.id,
