@@ -210,11 +210,21 @@ def _default_server(
         name = "1 server, default"
         connected = _connect(clients, world.seats(settings.layout, [server.base]), name)
         live, loaded = _timed_load(clients, connected, settings, [server], name)
+        # The same without cursors: what ops and follow mode cost on their own.
+        calm_name = "1 server, ops and follow only"
+        quiet([server])
+        calm, _calm_loaded = _timed_load(
+            clients, connected, replace(settings, cursor_hz=0), [server], calm_name
+        )
         with_tiles = _load_beside_tiles(clients, connected, settings, server, tiles)
         clients.disconnect()
         busy = quiet([server])
         after = tiles.alone("without live clients again")
-    report.runs += [replace(live, busy_after_s=busy), replace(with_tiles.live, busy_after_s=busy)]
+    report.runs += [
+        replace(live, busy_after_s=busy),
+        replace(calm, busy_after_s=busy),
+        replace(with_tiles.live, busy_after_s=busy),
+    ]
     report.servers.append(Servers(name, idle, loaded, crowd, crowd_connected))
     report.tiles = Tiles((before, after), with_tiles.result, with_tiles.live)
 
