@@ -148,6 +148,14 @@ def next_seq(session: Session, case_id: str) -> int:
     return int(seq or 0)
 
 
+def current_seq(session: Session, case_id: str | None) -> int:
+    """The last sequence number the case has given out (0 for none, or no case)."""
+    if case_id is None:
+        return 0
+    seq = session.scalar(select(CaseSequence.seq).where(CaseSequence.case_id == case_id))
+    return int(seq or 0)
+
+
 def create(
     session: Session,
     draft: Draft,

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_socketio import Namespace, SocketIO
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,7 +41,7 @@ from app.auth import COOKIE, Principal
 from app.clients import environ_client
 from app.identity import patient_json
 from app.livebus import LocalBus, QueuedBus, bus_for
-from app.liveroom import Connection, Member, Rooms
+from app.liveroom import Connection, Member, Rooms, as_message
 from app.models import AppliedOp, Case, Image
 from app.notes import case_notes, note_draft, notes_json, org_color, write_note
 from app.services import Services, services
@@ -319,7 +319,7 @@ class Live:
 
     def announced(self, messages: list[dict[str, Any]]) -> None:
         """What a committed transaction announced (ops, notes, an import)."""
-        skip = g.get("live_sid") if _in_request() else None
+        skip = g.get("live_sid") if has_request_context() else None
         for message in messages:
             self.spread(message, skip)
 
@@ -409,8 +409,8 @@ class Live:
             self._sync(case)
 
     def _sync(self, case: str) -> None:
-        with self.app.app_context():
-            seq = current_seq(self.found, case)
+        with self.found.db.session() as session:
+            seq = store.current_seq(session, case)
         self._emit("sync", {"case": case, "seq": seq}, room_of(case))
 
     def member_moved(self, connection: Connection, member: Member) -> None:
@@ -435,8 +435,6 @@ class Live:
             self.spread({"kind": "presenter", "case": case, "payload": {"user": None}})
 
     def _member_message(self, case: str, sid: str, member: Member | None) -> None:
-        from app.liveroom import as_message
-
         self.spread(
             {
                 "kind": "member",
@@ -476,30 +474,40 @@ class Live:
 
     def recheck(self) -> None:
         """Every connection's session and room access, as the policy says now: a logout, an
-        expiry or a revoked share takes the connection out at once."""
-        with self.app.app_context():
-            for connection in list(self.rooms.local.values()):
-                self._recheck(connection)
-
-    def _recheck(self, connection: Connection) -> None:
+        expiry or a revoked share takes the connection out at once. One database session
+        for the pass; each user's decision on a case and each case's images read once."""
         found = self.found
-        principal = found.sessions.principal(connection.token, found.epoch.current())
-        if principal is None:
-            self.remove(connection, "logged_out")
-            self.socketio.server.disconnect(connection.sid, namespace=NAMESPACE)
-            return
-        if connection.case is None:
-            return
-        with found.db.session() as session:
-            case = session.get(Case, connection.case)
-            allowed = (
-                case is not None
-                and (
-                    access_control().check_case(session, principal, "view", case_facts(case))
-                ).decision.allowed
-            )
-        if not allowed:
-            self.remove(connection, "access_revoked")
+        epoch = found.epoch.current()
+        decided: dict[tuple[str, str], bool] = {}
+        images: dict[str, frozenset[str]] = {}
+        with self.app.app_context(), found.db.session() as session:
+            for connection in list(self.rooms.local.values()):
+                principal = found.sessions.principal(connection.token, epoch)
+                if principal is None:
+                    self.remove(connection, "logged_out")
+                    self.socketio.server.disconnect(connection.sid, namespace=NAMESPACE)
+                    continue
+                connection.principal = principal
+                case_id = connection.case
+                if case_id is None:
+                    continue
+                key = (principal.session_key, case_id)
+                if key not in decided:
+                    case = session.get(Case, case_id)
+                    decided[key] = (
+                        case is not None
+                        and (
+                            access_control().check_case(
+                                session, principal, "view", case_facts(case)
+                            )
+                        ).decision.allowed
+                    )
+                if not decided[key]:
+                    self.remove(connection, "access_revoked")
+                    continue
+                if case_id not in images:
+                    images[case_id] = case_images(session, case_id)
+                connection.images = images[case_id]
 
     def remove(self, connection: Connection, reason: str) -> None:
         case = connection.case
@@ -507,20 +515,6 @@ class Live:
             return
         self._emit("removed", {"case": case, "reason": reason}, connection.sid)
         self.member_left(connection)
-
-
-def _in_request() -> bool:
-    from flask import has_request_context
-
-    return has_request_context()
-
-
-def current_seq(found: Services, case_id: str) -> int:
-    with found.db.session() as session:
-        seq = session.scalar(
-            select(store.CaseSequence.seq).where(store.CaseSequence.case_id == case_id)
-        )
-    return int(seq or 0)
 
 
 def live() -> Live:
@@ -685,6 +679,7 @@ def on_join(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str
         log(g.principal, checked, "join_live", session=session, room=case_id)
         summary = case_summary(session, case, checked.decision.purpose)
         images = case_images(session, case_id)
+        seq = store.current_seq(session, case_id)
     if connection.case is not None and connection.case != case_id:
         hub.member_left(connection)
     hub.socketio.server.enter_room(connection.sid, room_of(case_id), namespace=NAMESPACE)
@@ -696,7 +691,7 @@ def on_join(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[str
     return {
         "ok": True,
         "case": summary,
-        "seq": current_seq(hub.found, case_id),
+        "seq": seq,
         "members": [m.json() for m in hub.rooms.members(case_id)],
         "viewports": hub.rooms.last_viewports(case_id),
         "presenter": hub.rooms.presenter(case_id),
@@ -845,7 +840,7 @@ def on_resync(hub: Live, connection: Connection, data: dict[str, Any]) -> dict[s
         notes = case_notes(session, case, since)
         hidden = checked.decision.conceal
         notes = [note for note in notes if hidden is None or note.org_id != hidden]
-        seq = current_seq(hub.found, case)
+        seq = store.current_seq(session, case)
         if len(changes) + len(notes) > RESYNC_LIMIT:
             return {"ok": True, "seq": seq, "events": [], "reload": True}
         events = op_events(session, changes, connection.user, case, since, hidden)
