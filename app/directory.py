@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,19 @@ from samsyn import personnummer
 from samsyn.errors import BadRequest, Conflict, NotFound
 
 ORG_KINDS = ("region", "private", "teaching")
+
+
+def names(
+    session: Session,
+    model: type[User] | type[Organisation] | type[Unit],
+    ids: Iterable[str | None],
+) -> dict[str, str]:
+    """The names of these users, organisations or units (ids that are None are skipped),
+    looked up in one query."""
+    wanted = {key for key in ids if key}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(model.id, model.name).where(model.id.in_(wanted))).all())
 
 
 def find_org(session: Session, key: str) -> Organisation:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Image, Organisation, Patient, Referral, Report, Unit, User
+from app.models import Addendum, Case, Image, Organisation, Patient, Referral, Report, Unit, User
 from samsyn.errors import BadRequest, NotFound
 from samsyn.personnummer import parse
 
@@ -87,8 +87,6 @@ def moment(value: datetime | None) -> str | None:
 
 def referral_bundle(session: Session, referral: Referral, base: str) -> dict[str, Any]:
     """The referral, its state and its report as one FHIR R4 Bundle, validated."""
-    from app.models import Case
-
     case = session.get(Case, referral.case_id)
     patient = session.get(Patient, case.patient_id) if case and case.patient_id else None
     requester = session.get(User, referral.requester_id)
@@ -176,8 +174,6 @@ def referral_bundle(session: Session, referral: Referral, base: str) -> dict[str
 def report_resource(
     session: Session, referral: Referral, report: Report, subject: dict[str, Any]
 ) -> dict[str, Any]:
-    from app.models import Addendum
-
     addenda = session.scalars(
         select(Addendum).where(Addendum.report_id == report.id).order_by(Addendum.signed)
     ).all()
@@ -213,7 +209,6 @@ def report_resource(
             {
                 "contentType": "text/plain; charset=utf-8",
                 "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
-                "hash": None,
             }
         ],
     }
@@ -222,7 +217,8 @@ def report_resource(
         resource["resultsInterpreter"] = [
             hsa_reference(signer.hsa_id if signer else None, signer.name if signer else None)
         ]
-    return {key: value for key, value in _clean(resource).items()}
+    cleaned: dict[str, Any] = _clean(resource)
+    return cleaned
 
 
 def _clean(value: Any) -> Any:
@@ -316,8 +312,6 @@ def _performer(session: Session, document: dict[str, Any]) -> dict[str, str]:
 def _case_of(session: Session, patient: Patient, images: list[str], org_id: str) -> str:
     """The case the referred images are in; else the patient's newest case of the
     requester's organisation."""
-    from app.models import Case
-
     if images:
         cases = set(session.scalars(select(Image.case_id).where(Image.id.in_(images))))
         if len(cases) != 1 or None in cases:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from annotations import store
 from app.access import authorize_case, recorded
 from app.auth import Principal
+from app.directory import names
 from app.extensions import announce
 from app.models import ConsultNote, Image, Organisation, Referral, User
 from samsyn.errors import BadRequest
@@ -133,18 +134,8 @@ def case_notes(session: Session, case_id: str, since: int = 0) -> list[ConsultNo
 
 def notes_json(session: Session, notes: list[ConsultNote]) -> list[dict[str, Any]]:
     """The contract's note payloads, with the authors' and organisations' names."""
-    people = dict(
-        session.execute(
-            select(User.id, User.name).where(User.id.in_({n.author_id for n in notes}))
-        ).all()
-    )
-    orgs = dict(
-        session.execute(
-            select(Organisation.id, Organisation.name).where(
-                Organisation.id.in_({n.org_id for n in notes if n.org_id})
-            )
-        ).all()
-    )
+    people = names(session, User, {n.author_id for n in notes})
+    orgs = names(session, Organisation, {n.org_id for n in notes})
     return [
         {
             "seq": note.seq,

@@ -432,6 +432,11 @@ def _referral_relation(
     return None
 
 
+def receiving(actor: Actor, referral: ReferralFacts) -> bool:
+    """Whether one of the actor's roles is on the referral's receiving side."""
+    return any(_received_by(actor, role, referral) for role in actor.roles)
+
+
 def _received_by(actor: Actor, role: Role, referral: ReferralFacts) -> bool:
     """The referral went to this role: to the user by name, else to the role's unit, or
     to the organisation as a whole when it names no unit."""

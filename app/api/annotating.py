@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotations import store
@@ -37,12 +36,14 @@ from app.access import (
 from app.access import Checked as Decided
 from app.annotation_classes import active_class, add_class, class_json, classes_of, retire_class
 from app.api import json_object
+from app.api.fields import PreconditionRequired, sent_version
 from app.auth import Principal, current_principal
+from app.directory import names
 from app.extensions import announce
 from app.models import Image, Organisation, User
 from app.policy import AnnotationFacts
 from app.services import services
-from samsyn.errors import BadRequest, Conflict, NotFound, SamsynError
+from samsyn.errors import BadRequest, Conflict, NotFound
 
 bp = Blueprint("annotations", __name__, url_prefix="/api")
 IMPORT_LIMIT = 200_000
@@ -52,13 +53,6 @@ IMPORT_LIMIT = 200_000
 def signed_in() -> None:
     """Every route here needs a signed-in user first: a stranger hears 401, nothing else."""
     current_principal()
-
-
-class PreconditionRequired(SamsynError):
-    """A change to an annotation must say which version it changes."""
-
-    code = "precondition_required"
-    status = 428
 
 
 class UnknownClass(BadRequest):
@@ -191,13 +185,6 @@ def features_json(session: Session, rows: list[store.AnnotationRow]) -> list[dic
     return [feature_json(row, people, orgs) for row in rows]
 
 
-def names(
-    session: Session, model: type[User] | type[Organisation], ids: set[str]
-) -> dict[str, str]:
-    """The names of these users or organisations, looked up in one query."""
-    return dict(session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
-
-
 def one_feature(session: Session, row: store.AnnotationRow) -> dict[str, Any]:
     return features_json(session, [row])[0]
 
@@ -224,13 +211,10 @@ def parse_frame(value: str | None) -> int | None:
 
 def base_version() -> int:
     """The version a change is made to, from If-Match (a bare number or an ETag)."""
-    sent = request.headers.get("If-Match")
-    if sent is None:
+    version = sent_version(request.headers.get("If-Match"), "annotation")
+    if version is None:
         raise PreconditionRequired("Send If-Match with the version you are changing.")
-    cleaned = sent.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit() or len(cleaned) > 9:
-        raise BadRequest("If-Match is the annotation's version, a whole number.")
-    return int(cleaned)
+    return version
 
 
 def stale(session: Session, error: store.StaleVersion) -> Conflict:
@@ -249,7 +233,7 @@ def list_annotations(image_id: str) -> Response:
     principal = current_principal()
     with database().session() as session:
         # The case's sequence before the rows are read: a live client resyncs from here.
-        seq = case_seq(session, checked.case.id)
+        seq = store.current_seq(session, checked.case.id)
         rows = unconcealed(
             store.in_view(session, image_id, principal.user_id, bbox, frame), checked
         )
@@ -259,15 +243,6 @@ def list_annotations(image_id: str) -> Response:
             "features": features_json(session, rows),
         }
     return json_response(collection)
-
-
-def case_seq(session: Session, case_id: str | None) -> int:
-    if case_id is None:
-        return 0
-    seq = session.scalar(
-        select(store.CaseSequence.seq).where(store.CaseSequence.case_id == case_id)
-    )
-    return int(seq or 0)
 
 
 def unconcealed(rows: list[store.AnnotationRow], checked: Decided) -> list[store.AnnotationRow]:

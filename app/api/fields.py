@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.models import utcnow
-from samsyn.errors import BadRequest
+from samsyn.errors import BadRequest, SamsynError
 from samsyn.text import storable
 
 
@@ -72,3 +72,20 @@ def future(value: object, longest: timedelta, name: str = "until") -> datetime:
     if until > now + longest:
         raise BadRequest(f"The {name} time may be at most {longest.days} days ahead.")
     return until
+
+
+class PreconditionRequired(SamsynError):
+    """A change to something versioned must say which version it changes."""
+
+    code = "precondition_required"
+    status = 428
+
+
+def sent_version(header: str | None, what: str) -> int | None:
+    """The version an `If-Match` header names (a bare number or an ETag), None without one."""
+    if header is None:
+        return None
+    cleaned = header.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit() or len(cleaned) > 9:
+        raise BadRequest(f"If-Match is the {what}'s version, a whole number.")
+    return int(cleaned)

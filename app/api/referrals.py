@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,11 +25,13 @@ from app.access import (
     authorize_referral,
     database,
     recorded,
+    referral_subject,
     visible_referrals,
 )
 from app.api import json_object
-from app.api.fields import future, ids, text
+from app.api.fields import PreconditionRequired, future, ids, sent_version, text
 from app.auth import Principal, current_principal
+from app.directory import names
 from app.extensions import announce
 from app.fhir import read_service_request, referral_bundle
 from app.identity import patient_json
@@ -50,7 +51,7 @@ from app.models import (
     utcnow,
 )
 from app.notes import notes_json
-from app.policy import CARE_ROLES
+from app.policy import CARE_ROLES, Actor, Role, receiving
 from app.referral_flow import PRIORITIES, STATES, after
 from samsyn.errors import BadRequest, Conflict, NotFound
 
@@ -307,27 +308,16 @@ def assign_referral(referral_id: str) -> Response:
 
 def receives_principal(referral: Referral, principal: Principal) -> bool:
     """Whether the caller reads the referral as its receiver (else as its requester)."""
-    if referral.to_user_id is not None:
-        return referral.to_user_id == principal.user_id
-    return any(
-        m.role.role in CARE_ROLES
-        and m.role.org_id == referral.to_org_id
-        and (referral.to_unit_id is None or m.role.unit_id == referral.to_unit_id)
-        for m in principal.memberships
-    )
+    return receiving(principal.actor, referral_subject(referral).referral)
 
 
 def receives(session: Session, referral: Referral, user_id: str) -> bool:
-    if referral.to_user_id is not None:
-        return referral.to_user_id == user_id
-    query = select(Membership.id).where(
-        Membership.user_id == user_id,
-        Membership.org_id == referral.to_org_id,
-        Membership.role.in_(sorted(CARE_ROLES)),
+    """Whether a user (an assignee to be) is on the referral's receiving side."""
+    roles = tuple(
+        Role(m.role, m.org_id, m.unit_id)
+        for m in session.scalars(select(Membership).where(Membership.user_id == user_id))
     )
-    if referral.to_unit_id is not None:
-        query = query.where(Membership.unit_id == referral.to_unit_id)
-    return session.scalar(query) is not None
+    return receiving(Actor(user_id, roles), referral_subject(referral).referral)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -380,22 +370,12 @@ def snomed_code(code: object) -> dict[str, str]:
     return {"code": value, "display": display or ""}
 
 
-def base_version() -> int | None:
-    sent = request.headers.get("If-Match")
-    if sent is None:
-        return None
-    cleaned = sent.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit() or len(cleaned) > 9:
-        raise BadRequest("If-Match is the report's version, a whole number.")
-    return int(cleaned)
-
-
 @bp.put("/referrals/<referral_id>/report")
 def write_report(referral_id: str) -> Response:
     """The preliminary report, a new version each time (If-Match: the version changed;
     a first report needs none)."""
     data = json_object('send {"findings", "conclusion", "codes"?, "annotations"?}')
-    version = base_version()
+    version = sent_version(request.headers.get("If-Match"), "report")
     principal = current_principal()
     with database().session() as session:
         referral, _case, checked = authorize_referral(session, "answer_referral", referral_id)
@@ -429,11 +409,6 @@ def write_report(referral_id: str) -> Response:
         response = jsonify(report_json(session, report))
     response.headers["ETag"] = f'"{report.version}"'
     return response
-
-
-class PreconditionRequired(Conflict):
-    code = "precondition_required"
-    status = 428
 
 
 def content_hash(fields: dict[str, Any]) -> str:
@@ -646,9 +621,9 @@ def lookups_for(session: Session, rows: list[Referral]) -> Lookups:
     return Lookups(
         cases,
         patients,
-        names_of(session, User, users),
-        names_of(session, Unit, units),
-        names_of(session, Organisation, orgs),
+        names(session, User, users),
+        names(session, Unit, units),
+        names(session, Organisation, orgs),
         kinds,
     )
 
@@ -731,7 +706,7 @@ def referral_json(
         .where(ReferralStep.referral_id == referral.id)
         .order_by(ReferralStep.at, ReferralStep.id)
     ).all()
-    stepped = names_of(session, User, {step.user_id for step in steps})
+    stepped = names(session, User, {step.user_id for step in steps})
     body["steps"] = [
         {"step": s.step, "status": s.status, "user": stepped.get(s.user_id), "at": s.at.isoformat()}
         for s in steps
@@ -763,7 +738,7 @@ def report_json(session: Session, report: Report) -> dict[str, Any]:
     addenda = session.scalars(
         select(Addendum).where(Addendum.report_id == report.id).order_by(Addendum.signed)
     ).all()
-    people = names_of(
+    people = names(
         session, User, {report.author_id, report.signed_by, *(a.signed_by for a in addenda)}
     )
     status = "preliminary" if report.signed is None else ("amended" if addenda else "final")
@@ -790,13 +765,6 @@ def report_json(session: Session, report: Report) -> dict[str, Any]:
             for a in addenda
         ],
     }
-
-
-def names_of(session: Session, model: Any, wanted: Iterable[str | None]) -> dict[str, str]:
-    keys = {key for key in wanted if key}
-    if not keys:
-        return {}
-    return dict(session.execute(select(model.id, model.name).where(model.id.in_(keys))).all())
 
 
 # --- FHIR ------------------------------------------------------------------------------------
