@@ -10,19 +10,17 @@ room's connections belong to different users.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import socket
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+from benchmarks import samsyn_instance
 from benchmarks.processes import HOST, BenchmarkError
 
 OWNER = "Region Live"
@@ -241,14 +239,4 @@ def postgres_schema(url: str = POSTGRES_URL) -> Iterator[str]:
 
 def login_headers(base_url: str, username: str = TILE_USER) -> dict[str, str]:
     """Log in; the headers (session cookie) every tile request of that user sends."""
-    request = urllib.request.Request(
-        f"{base_url}/api/session",
-        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        cookie = SimpleCookie(reply.headers.get("Set-Cookie", ""))
-    if SESSION_COOKIE not in cookie:
-        raise BenchmarkError("logging in to samsyn set no session cookie")
-    return {"Cookie": f"{SESSION_COOKIE}={cookie[SESSION_COOKIE].value}"}
+    return samsyn_instance.login_headers(base_url, username, PASSWORD)

@@ -85,11 +85,14 @@ def dzi_path(image_id: str) -> str:
     return f"/dzi/{image_id}.dzi"
 
 
-def login_headers(base_url: str) -> dict[str, str]:
-    """Log in as the benchmark's pathologist; the headers (session cookie) every request sends."""
+def login_headers(
+    base_url: str, username: str = USERNAME, password: str = PASSWORD
+) -> dict[str, str]:
+    """Log in (as the benchmark's pathologist by default); the headers (session cookie)
+    every request of that user sends."""
     request = urllib.request.Request(
         f"{base_url}/api/session",
-        data=json.dumps({"username": USERNAME, "password": PASSWORD}).encode(),
+        data=json.dumps({"username": username, "password": password}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
