@@ -6,9 +6,9 @@
 // extract.role.*), so the catalogue test sees every one the page may ask for.
 import { getJson } from "./api.js";
 import { build, element, show, table } from "./dom.js";
-import { showNavigation, signedIn } from "./nav.js";
-import { signIn } from "./signin.js";
-import { loadMessages, number, t, translatePage } from "./i18n.js";
+import { showNavigation } from "./nav.js";
+import { signedInPage } from "./signin.js";
+import { number, t } from "./i18n.js";
 import { longDate, swedishClock } from "./time.js";
 
 const page = {
@@ -135,18 +135,7 @@ function summarise(extract) {
 }
 
 async function start() {
-  let user;
-  try {
-    ({ user } = await signedIn());
-  } catch (error) {
-    await loadMessages();
-    translatePage();
-    if (error.status !== 401) return show(page.banner, error.message);
-    await signIn(document.querySelector("#signin-slot"));
-    return location.reload();
-  }
-  await loadMessages(user.language);
-  translatePage();
+  if (!(await signedInPage(page.banner))) return;
   showNavigation();
   let extract;
   try {

@@ -6,10 +6,10 @@
 import { getJson } from "./api.js";
 import { build, cell, element, link, show, table } from "./dom.js";
 import { purposeName } from "./case-format.js";
-import { loadMessages, number, t, translatePage } from "./i18n.js";
+import { number, t } from "./i18n.js";
 import { hasRole, roleName, showNavigation, signedIn } from "./nav.js";
 import { normalize, problem } from "./personnummer.js";
-import { signIn } from "./signin.js";
+import { signedInPage } from "./signin.js";
 import { fromSwedish, swedish, utc, wallClock } from "./time.js";
 
 const FILTERS = ["patient", "user", "org", "action", "from", "to", "limit"];
@@ -395,18 +395,7 @@ function numberLimits() {
 }
 
 async function start() {
-  let me;
-  try {
-    me = await signedIn();
-  } catch (error) {
-    await loadMessages();
-    translatePage();
-    if (error.status !== 401) return show(page.banner, error.message);
-    await signIn(document.querySelector("#signin-slot"));
-    return location.reload();
-  }
-  await loadMessages(me.user.language);
-  translatePage();
+  if (!(await signedInPage(page.banner))) return;
   numberLimits();
   showNavigation();
   fillForm(new URLSearchParams(location.search));

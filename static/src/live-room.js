@@ -8,7 +8,7 @@ import { t } from "./i18n.js";
 import { CursorLayer } from "./live-cursors.js";
 import { NotesPanel } from "./live-notes.js";
 import { FollowBanner, PresenceBar } from "./live-presence.js";
-import { call, openSocket, throttled } from "./live-socket.js";
+import { call, openSocket, releaseSocket, throttled } from "./live-socket.js";
 
 const CURSOR_MS = 50; // at most 20 pointer positions a second
 const VIEWPORT_MS = 80; // about 12 views a second while the view moves
@@ -110,30 +110,35 @@ export class LiveRoom {
     return this.whenJoined;
   }
 
+  /** The page's socket is shared (the referrals use it too): it may be connected already,
+   * and on leaving the room its handlers go, not the connection. */
   wireSocket() {
     const socket = this.socket;
-    socket.on("connect", () => {
+    const connected = () => {
       this.presence.connected(true);
       this.join().catch((error) => this.refused(error));
-    });
-    socket.on("disconnect", (reason) => {
-      this.joined = false;
-      this.presence.connected(false);
-      // The server closed it (not the network): socket.io does not try again by itself.
-      if (reason === "io server disconnect" && !this.removed) setTimeout(() => this.removed || socket.connect(), 1000);
-    });
-    socket.on("connect_error", () => {
-      this.presence.connected(false);
-      this.checkSession();
-    });
-    socket.on("presence", (data) => data.case === this.caseId && this.setMembers(data.members ?? []));
-    socket.on("cursor", (data) => data.user !== this.me.id && this.cursors.cursor(data));
-    socket.on("viewport", (data) => this.viewportOf(data));
-    socket.on("presenter", (data) => this.presenterIs(data.user ?? null));
-    socket.on("op", (data) => this.sequenced("op", data));
-    socket.on("note", (data) => this.sequenced("note", data));
-    socket.on("sync", (data) => data.case === this.caseId && this.joined && data.seq > this.seq && this.resync());
-    socket.on("removed", (data) => (!data.case || data.case === this.caseId) && this.leave(data.reason));
+    };
+    this.handlers = {
+      connect: connected,
+      disconnect: () => {
+        this.joined = false;
+        this.presence.connected(false);
+      },
+      connect_error: () => {
+        this.presence.connected(false);
+        this.checkSession();
+      },
+      presence: (data) => data.case === this.caseId && this.setMembers(data.members ?? []),
+      cursor: (data) => data.user !== this.me.id && this.cursors.cursor(data),
+      viewport: (data) => this.viewportOf(data),
+      presenter: (data) => this.presenterIs(data.user ?? null),
+      op: (data) => this.sequenced("op", data),
+      note: (data) => this.sequenced("note", data),
+      sync: (data) => data.case === this.caseId && this.joined && data.seq > this.seq && this.resync(),
+      removed: (data) => (!data.case || data.case === this.caseId) && this.leave(data.reason),
+    };
+    for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
+    if (socket.connected) connected();
   }
 
   /** A refused handshake may be an ended session: asking the API sends the page to the sign-in then. */
@@ -558,11 +563,13 @@ export class LiveRoom {
 
   /** Nothing live remains on the page. */
   close() {
+    if (this.removed) return;
     this.removed = true;
     this.joined = false;
     this.following = null;
     store(FOLLOW_KEY, null);
-    this.socket.disconnect();
+    for (const [event, handler] of Object.entries(this.handlers ?? {})) this.socket.off(event, handler);
+    releaseSocket(this.socket);
     this.presence.remove();
     this.banner.remove();
     this.cursors.remove();
@@ -574,7 +581,7 @@ export class LiveRoom {
   leave(reason) {
     if (this.removed) return;
     this.close();
-    const message = build("div", { className: "live-removed", textContent: removedText(reason), data: { testid: "live-removed", reason: reason ?? "" } });
+    const message = build("div", { className: "error-banner live-removed", textContent: removedText(reason), data: { testid: "live-removed", reason: reason ?? "" } });
     message.setAttribute("role", "alert");
     this.view.stage.append(message);
     this.changed();

@@ -1,8 +1,10 @@
 // The live connection: Socket.IO on `/live`, websocket only (the server offers nothing
-// else), the session cookie as identity. Loaded only on a page whose image is in a case.
+// else), the session cookie as identity. One per page, whoever uses it: the case's room on
+// a viewer page, the referrals on every page of care staff.
 
 const CLIENT = "/static/dist/socket.io/socket.io.min.js";
 const ACK_MS = 8000;
+const RETRY_MS = 1000;
 
 export class LiveError extends Error {
   constructor(code, message) {
@@ -11,15 +13,42 @@ export class LiveError extends Error {
   }
 }
 
-/** A socket to the live namespace; it reconnects by itself (each time: join again). */
-export async function openSocket() {
+let shared = null;
+let users = 0;
+
+/** The page's one socket to the live namespace, shared by the case's room (live-room.js)
+ * and the referrals (referral-live.js); it reconnects by itself (each time: join again).
+ * Give it back with releaseSocket() when done: the last one out disconnects. */
+export function openSocket() {
+  users += 1;
+  shared ??= connect().catch((error) => {
+    shared = null;
+    throw error;
+  });
+  return shared.then((socket) => {
+    if (!socket.active) socket.connect(); // released by everyone before, now wanted again
+    return socket;
+  });
+}
+
+export function releaseSocket(socket) {
+  users = Math.max(0, users - 1);
+  if (users === 0) socket.disconnect();
+}
+
+async function connect() {
   await import(CLIENT); // the UMD build defines globalThis.io
-  return globalThis.io("/live", {
+  const socket = globalThis.io("/live", {
     path: "/socket.io",
     transports: ["websocket"],
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
   });
+  socket.on("disconnect", (reason) => {
+    // The server closed it (a restart, a logout elsewhere): socket.io does not retry by itself.
+    if (reason === "io server disconnect") setTimeout(() => users > 0 && !socket.active && socket.connect(), RETRY_MS);
+  });
+  return socket;
 }
 
 /** An acknowledged event: the ack's body when {"ok": true}, else a LiveError with its code. */

@@ -2,6 +2,7 @@
 // the sending and receiving side, the steps of their history, what the images are.
 import { build, element } from "./dom.js";
 import { t } from "./i18n.js";
+import { CARE_ROLES } from "./nav.js";
 import { remaining, swedish, utc } from "./time.js";
 
 export const STATUSES = ["draft", "sent", "accepted", "in_review", "answered", "declined", "withdrawn", "closed"];
@@ -11,24 +12,17 @@ export const WAITING = ["sent", "accepted", "in_review"];
 /** States in which an accepted referral opens the case to the receiving side (policy). */
 export const OPEN = ["accepted", "in_review", "answered"];
 
-/** Looked up when shown: t() knows the words only once the catalogue is loaded. */
-export function statusName(status) {
-  const key = `referrals.status.${status}`;
+/** A code in words, looked up when shown (t() knows the words only once the catalogue is
+ * loaded); a code the catalogue does not know is shown as it is. */
+function named(group, code) {
+  const key = `referrals.${group}.${code}`;
   const text = t(key);
-  return text === key ? status : text;
+  return text === key ? code : text;
 }
 
-export function priorityName(priority) {
-  const key = `referrals.priority.${priority}`;
-  const text = t(key);
-  return text === key ? priority : text;
-}
-
-export function stepName(step) {
-  const key = `referrals.step.${step}`;
-  const text = t(key);
-  return text === key ? step : text;
-}
+export const statusName = (status) => named("status", status);
+export const priorityName = (priority) => named("priority", priority);
+export const stepName = (step) => named("step", step);
 
 export function statusBadge(status) {
   const badge = element("span", `referral-status rstatus-${status}`, statusName(status));
@@ -56,9 +50,7 @@ export function dueBlock(referral) {
     box.append(element("span", "muted", t("referrals.due.none")));
     return box;
   }
-  const when = element("span", "nowrap", swedish(referral.due));
-  when.title = utc(referral.due);
-  box.append(when);
+  box.append(timeText(referral.due));
   if (referral.overdue) {
     const flag = element("span", "overdue-flag", t("referrals.overdue"));
     flag.dataset.testid = "referral-overdue";
@@ -108,7 +100,7 @@ export function timeText(iso) {
  * specialist) or "requesting" (everyone else who may read it: the requester, their unit,
  * those copied). Only to choose which buttons to offer; the server decides every step. */
 export function sideOf(referral, user) {
-  const care = (user.roles ?? []).filter((role) => ["pathologist", "radiologist", "clinician"].includes(role.role));
+  const care = (user.roles ?? []).filter((role) => CARE_ROLES.includes(role.role));
   const to = referral.to ?? {};
   const receives = care.some((role) => {
     if (role.org !== to.org) return false;

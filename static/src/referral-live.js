@@ -1,16 +1,15 @@
-// Referrals live on every page: one Socket.IO connection to `/live` per page, on which the
-// server tells everyone on either side of a referral that it changed (`referral`
-// {"id", "status", "report"?}). From it: the number of incoming referrals waiting beside
+// Referrals live on every page: on the page's one Socket.IO connection to `/live`
+// (live-socket.js, shared with a viewer's case room), the server tells everyone on either
+// side of a referral that it changed (`referral` {"id", "status", "report"?}). From it: the number of incoming referrals waiting beside
 // "Remisser" in the navigation, a small notice when a referral of yours is answered, and
 // the worklist and referral pages, which subscribe with onReferral() and fetch afresh.
 import { getJson } from "./api.js";
 import { build, element } from "./dom.js";
 import { t } from "./i18n.js";
+import { openSocket } from "./live-socket.js";
 
-const CLIENT = "/static/dist/socket.io/socket.io.min.js";
 const STYLES = "/static/src/referrals.css";
 const SETTLE_MS = 150; // several events of one step (sign, then its announcement) fetch once
-const RETRY_MS = 3000;
 
 const listeners = new Set();
 let started = null;
@@ -39,25 +38,19 @@ export function startReferralLive() {
 }
 
 async function connect() {
-  await import(CLIENT); // the UMD build defines globalThis.io
-  socket = globalThis.io("/live", {
-    path: "/socket.io",
-    transports: ["websocket"],
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 5000,
-  });
+  socket = await openSocket(); // the page's one connection, shared with a viewer's case room
   let connectedBefore = false;
-  socket.on("connect", () => {
+  const connected = () => {
     if (connectedBefore) tell({ id: null, status: null, reconnected: true });
     connectedBefore = true;
     document.documentElement.dataset.referralLive = "connected";
-  });
-  socket.on("disconnect", (reason) => {
+  };
+  socket.on("connect", connected);
+  socket.on("disconnect", () => {
     document.documentElement.dataset.referralLive = "disconnected";
-    // The server closed it (a restart, a logout elsewhere): socket.io does not retry by itself.
-    if (reason === "io server disconnect") setTimeout(() => socket.connect(), RETRY_MS);
   });
   socket.on("referral", (event) => tell(event));
+  if (socket.connected) connected();
   return socket;
 }
 

@@ -1,8 +1,9 @@
 // Shown in place of a page's content when the server answers 401: sign in, then carry on.
 // The page loads the catalogue (the browser's remembered language) before calling signIn().
 import { send } from "./api.js";
-import { t } from "./i18n.js";
-import { languageSwitch } from "./nav.js";
+import { show } from "./dom.js";
+import { loadMessages, t, translatePage } from "./i18n.js";
+import { languageSwitch, signedIn } from "./nav.js";
 
 function field(label, name, type, autocomplete) {
   const wrapper = document.createElement("label");
@@ -58,4 +59,28 @@ export function signIn(container) {
       }
     });
   });
+}
+
+/** The start of every signed-in page: the user ({user, csrf_token}) once the catalogue is in
+ * their language and the page translated. Without one (null): the sign-in in #signin-slot,
+ * then the page afresh in the signed-in user's language, or any other failure in `banner`,
+ * both in the language this browser last used. */
+export async function signedInPage(banner) {
+  let me;
+  try {
+    me = await signedIn();
+  } catch (error) {
+    await loadMessages();
+    translatePage();
+    if (error.status !== 401) {
+      show(banner, error.message);
+      return null;
+    }
+    await signIn(document.querySelector("#signin-slot"));
+    location.reload();
+    return null;
+  }
+  await loadMessages(me.user.language);
+  translatePage();
+  return me;
 }
