@@ -548,6 +548,7 @@ def test_a_blinded_referral_hides_the_requesters_marks_until_signing(
     shot(viewer, "referral-10b-blinded-viewer")
     viewer.close()
     print(f"blinded reviewer's viewer: JavaScript errors {viewer_errors}")
+    assert viewer_errors == [], viewer_errors
 
     editor.get_by_test_id("report-findings").fill("Små tumörcellsgrupper i randsinus.")
     editor.get_by_test_id("report-conclusion").fill("Mikrometastas av malignt melanom.")
@@ -628,6 +629,7 @@ def test_the_worklist_sorts_filters_counts_and_marks_the_overdue(
     assert (
         reviewer.get_by_test_id("overdue-count").inner_text() == f"Försenade: {listed['overdue']}"
     )
+    assert listed["counts"], listed
     for status, n in listed["counts"].items():
         chip = reviewer.locator(f"[data-testid=status-count][data-status={status}] .chip-n")
         assert chip.inner_text() == str(n)
@@ -749,7 +751,7 @@ def referral_pages(
 
     def ready_editor(tab: Any) -> None:
         tab.get_by_test_id("report-form").wait_for(timeout=15_000)
-        tab.get_by_test_id("decline").count()  # nothing to open: accepted already
+        assert tab.get_by_test_id("decline").count() == 0  # accepted already: no declining
 
     def ready_signed(tab: Any) -> None:
         tab.get_by_test_id("report-signed").wait_for(timeout=15_000)

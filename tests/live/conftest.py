@@ -555,6 +555,41 @@ def live() -> Iterator[LiveClients]:
     clients.close_all()
 
 
+def in_room(
+    live: LiveClients, base: str, case: str, *people: Person, image: str | None = None
+) -> list[LiveClient]:
+    """A client for each person, every one joined to `case` (on `image` when given)."""
+    clients = [live(base, person) for person in people]
+    extra = {"image": image} if image is not None else {}
+    for client in clients:
+        client.join(case, **extra)
+    return clients
+
+
+# --- one default server per test module (SQLite) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          synthetic_slide: Any) -> World:  # fmt: skip
+    """The module's own world (PEOPLE, cases a and b) in a SQLite database."""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    return build_world(tmp_path_factory.mktemp(f"live-{module}"), synthetic_slide)
+
+
+@pytest.fixture(scope="module")
+def server(world: World) -> Iterator[str]:
+    """A default `samsyn serve` on the module's world, for the whole module."""
+    with serving(world.data_dir) as running:
+        yield running.base
+
+
+@pytest.fixture(scope="module")
+def people(server: str) -> dict[str, Person]:
+    """Everyone of PEOPLE, signed in at the module's server."""
+    return {name: sign_in(server, name) for name in PEOPLE}
+
+
 # --- annotations ----------------------------------------------------------------------------
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime as dt
 from datetime import timedelta
 from typing import Any
@@ -20,9 +19,7 @@ from tests.live.conftest import (
     Person,
     World,
     audit_entries,
-    build_world,
-    serving,
-    sign_in,
+    in_room,
     square,
 )
 
@@ -31,22 +28,6 @@ MEMBER_FIELDS = {"user", "name", "org", "org_name", "color", "image", "frame", "
                  "presenting"}  # fmt: skip
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Any) -> World:
-    return build_world(tmp_path_factory.mktemp("live-room"), synthetic_slide)
-
-
-@pytest.fixture(scope="module")
-def server(world: World) -> Iterator[str]:
-    with serving(world.data_dir) as running:
-        yield running.base
-
-
-@pytest.fixture(scope="module")
-def people(server: str) -> dict[str, Person]:
-    return {name: sign_in(server, name) for name in ("anna", "bo", "cia", "dan", "rev")}
 
 
 def members(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -147,9 +128,8 @@ def test_look_moves_one_in_presence(
 def test_cursors_reach_the_others_coalesced_ending_where_the_mouse_stopped(
     server: str, world: World, people: dict[str, Person], live: LiveClients
 ) -> None:
-    a, b = live(server, people["anna"]), live(server, people["bo"])
-    a.join(world.cases["a"], image=world.images["a"])
-    b.join(world.cases["a"], image=world.images["a"])
+    a, b = in_room(live, server, world.cases["a"], people["anna"], people["bo"],
+                   image=world.images["a"])  # fmt: skip
     started = time.monotonic()
     for n in range(50):  # 100 moves a second for half a second: faster than the server relays
         a.emit("cursor", {"image": world.images["a"], "frame": None, "x": 10 + n, "y": 20 + n})
@@ -186,9 +166,7 @@ def test_follow_and_present_show_in_presence(
     server: str, world: World, people: dict[str, Person], live: LiveClients
 ) -> None:
     anna, bo = people["anna"], people["bo"]
-    a, b = live(server, anna), live(server, bo)
-    a.join(world.cases["a"])
-    b.join(world.cases["a"])
+    a, b = in_room(live, server, world.cases["a"], anna, bo)
     assert b.call("follow", {"user": anna.user_id}).get("ok") is True
     a.wait_for("presence", lambda d: members(d)[bo.user_id]["following"] == anna.user_id)
 
@@ -267,9 +245,7 @@ def test_a_retried_op_id_applies_once_and_answers_the_first_ack(
     server: str, world: World, people: dict[str, Person], live: LiveClients
 ) -> None:
     anna = people["anna"]
-    a, b = live(server, anna), live(server, people["bo"])
-    a.join(world.cases["a"])
-    b.join(world.cases["a"])
+    a, b = in_room(live, server, world.cases["a"], anna, people["bo"])
     label = f"retried {uuid.uuid4().hex[:8]}"
     create = op("create", world.images["a"], feature=square(500, 500, label=label))
     first = a.call("op", create)
@@ -277,7 +253,8 @@ def test_a_retried_op_id_applies_once_and_answers_the_first_ack(
     assert first.get("ok") is True and second == first
     listed = anna.get(f"/api/images/{world.images['a']}/annotations").json()["features"]
     assert [f["properties"]["label"] for f in listed].count(label) == 1
-    time.sleep(0.3)
+    b.wait_for("op", lambda d: d["op_id"] == create["op_id"])
+    time.sleep(0.3)  # room for a second broadcast of the retry, if the server sent one
     seqs = {heard["seq"] for heard in b.heard("op") if heard["op_id"] == create["op_id"]}
     assert seqs == {first["seq"]}, seqs
 
@@ -318,9 +295,7 @@ def test_notes_are_stored_and_heard(
     server: str, world: World, people: dict[str, Person], live: LiveClients
 ) -> None:
     anna = people["anna"]
-    a, b = live(server, anna), live(server, people["bo"])
-    a.join(world.cases["a"])
-    b.join(world.cases["a"])
+    a, b = in_room(live, server, world.cases["a"], anna, people["bo"])
     text = "Atypi i <b>körteln</b>?\nSe 12 o'clock & jämför"
     sent = {"text": text, "image": world.images["a"], "anchor": [120, 340]}
     ack = a.call("note", sent)
@@ -407,7 +382,11 @@ def test_the_access_log_has_the_join_and_the_writes(
     first = min(entries, key=lambda e: e["seq"]) if entries else None
     assert first and world.cases["a"] in (first["resource"] or ""), f"no join logged: {shown}"
     assert first["outcome"] == "allowed", shown
+    assert first["action"] == "join_live", shown
     created = [e for e in entries if made["annotation"]["id"] in str(e["detail"])]
     assert created and created[0]["action"] == "annotate", shown
+    assert created[0]["outcome"] == "allowed", shown
     noted = [e for e in entries if said["note"]["id"] in str(e["detail"]) or "note" in e["action"]]
     assert noted, shown
+    # the note's own entry: its action, and the note's id in it
+    assert [e["action"] for e in entries if said["note"]["id"] in str(e["detail"])] == ["note"]

@@ -202,6 +202,14 @@ def test_a_killed_process_restarts_and_its_clients_lose_nothing(
         after=mark,
     )
     assert bo.user_id in member_ids(ghost_free) or bo.user_id in member_ids(rejoined)
+    # the room Anna sees in the end: Bo back, Cia's ghost gone (Bo is always in his own
+    # join ack, so the line above alone would hold whatever Anna heard)
+    a.wait_for(
+        "presence",
+        lambda d: bo.user_id in member_ids(d) and cia.user_id not in member_ids(d),
+        timeout=max(GHOST_SECONDS - (time.monotonic() - killed), 1),
+        after=mark,
+    )
     assert cia.user_id not in member_ids(b.join(case, image=image))
 
 
