@@ -31,6 +31,7 @@ from app.fastpath import FastTiles
 from app.headers import NO_STORE, SECURITY_HEADERS
 from app.live import live_server
 from app.livegate import LiveGate, live_capacity
+from app.livehand import HandOff
 from app.services import attach, build_services, services
 from samsyn.errors import SamsynError
 
@@ -88,6 +89,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     threads = app.config.get("SERVER_THREADS")
     capacity = app.config.get("LIVE_SLOTS") or (live_capacity(threads) if threads else None)
     app.wsgi_app = LiveGate(services(app), app.wsgi_app, capacity)  # type: ignore[method-assign]
+    if app.config.get("LIVE_DOOR"):
+        app.wsgi_app = HandOff(app.wsgi_app, app.config["LIVE_DOOR"])  # type: ignore[method-assign]
     return app
 
 

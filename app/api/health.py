@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
+from app.livehand import door_open
 from app.services import services
 
 bp = Blueprint("health", __name__)
@@ -18,8 +19,12 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """200 when the database (and the message queue, where configured) answers, else 503."""
+    """200 when the database, the live process (under `samsyn serve`) and the message
+    queue (where configured) answer, else 503."""
     checks = {"database": _database_answers()}
+    door = services().config.get("LIVE_DOOR")
+    if door:
+        checks["live"] = door_open(door)
     queue = services().config.get("MESSAGE_QUEUE")
     if queue:
         checks["message_queue"] = _queue_answers(queue) and _bus_listens()

@@ -204,12 +204,12 @@ class Server:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"samsyn serve exited at start:\n{self.log_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2):
+            try:  # ready: the database, the live process (and the queue) answer
+                with urllib.request.urlopen(f"{self.base}/readyz", timeout=2):
                     return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
-        raise RuntimeError(f"{self.base}/healthz did not answer within {seconds} s")
+        raise RuntimeError(f"{self.base}/readyz did not answer 200 within {seconds} s")
 
     def kill(self) -> None:
         """SIGKILL to the master and every worker at once: a crash, no goodbye."""
@@ -240,23 +240,39 @@ class Server:
         """Remove the master's live relay socket, which the server leaves behind in the
         temporary folder even after a clean exit (reported), then forget the process."""
         if self.process is not None:
-            relay = Path(tempfile.gettempdir()) / f"samsyn-live-{self.process.pid}.sock"
-            relay.unlink(missing_ok=True)
+            runs = Path(tempfile.gettempdir())
+            (runs / f"samsyn-live-{self.process.pid}.sock").unlink(missing_ok=True)
+            (runs / f"samsyn-live-door-{self.process.pid}.sock").unlink(missing_ok=True)
         self.process = None
 
-    def workers(self) -> list[int]:
-        """The gunicorn worker processes (children of the master)."""
+    def children(self) -> list[int]:
+        """The master's child processes: the gunicorn workers and the live process."""
         assert self.process is not None
         master = self.process.pid
-        children = Path(f"/proc/{master}/task/{master}/children")
-        if children.exists():
-            return [int(pid) for pid in children.read_text().split()]
+        tasks = list(Path(f"/proc/{master}/task").glob("*/children"))
+        if tasks:  # each thread of the master lists the children it started
+            return sorted({int(pid) for task in tasks for pid in task.read_text().split()})
         return [pid for pid in _pids() if _parent_of(pid) == master]
+
+    def workers(self) -> list[int]:
+        """The gunicorn worker processes (tiles, pages, the API)."""
+        return [pid for pid in self.children() if not _is_live_process(pid)]
+
+    def live_process(self) -> int | None:
+        """The live process, which holds every websocket of this server."""
+        return next((pid for pid in self.children() if _is_live_process(pid)), None)
 
     def log_text(self) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")
+
+
+def _is_live_process(pid: int) -> bool:
+    try:
+        return b"app.liveprocess" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _pids() -> list[int]:

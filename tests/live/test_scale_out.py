@@ -1,7 +1,9 @@
 """Several `samsyn serve` processes behind one case room: two processes on one PostgreSQL
 schema joined by Redis, one of them killed and restarted mid-session, the message queue
-(a private redis-server of this test, never the machine's) away for a while, and two
-gunicorn workers with no message queue at all."""
+(a private redis-server of this test, never the machine's) away for a while, and one
+`samsyn serve` with two gunicorn workers and no message queue: its live process holds
+every websocket, the workers' REST changes reach it, and when it is killed the master
+starts it again while tiles and the API go on."""
 
 from __future__ import annotations
 
@@ -313,11 +315,11 @@ def test_the_message_queue_away_for_a_while(
         live.close_all()
 
 
-# --- two workers, no message queue ------------------------------------------------------------
+# --- two workers and the live process, no message queue ------------------------------------
 
 
-def worker_of(server: Server, client: LiveClient) -> int | None:
-    """The worker process holding a client's websocket, found through /proc."""
+def holder_of(server: Server, client: LiveClient) -> int | None:
+    """The process holding a client's websocket, found through /proc."""
     port = client.local_port()
     inode = None
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -330,7 +332,7 @@ def worker_of(server: Server, client: LiveClient) -> int | None:
                 inode = fields[9]
     if inode is None:
         return None
-    for pid in server.workers():
+    for pid in server.children():
         for descriptor in Path(f"/proc/{pid}/fd").iterdir():
             try:
                 if os.readlink(descriptor) == f"socket:[{inode}]":
@@ -347,44 +349,54 @@ def two_workers(
     """A default `samsyn serve --workers 2`: SQLite, no message queue."""
     world = build_world(tmp_path_factory.mktemp("live-workers"), synthetic_slide, extra=14)
     with serving(world.data_dir, "--workers", "2") as server:
-        both = wait_until(lambda: len(server.workers()) == 2, timeout=10)
-        assert both, f"workers {server.workers()}; log: {server.log_text()[-3000:]}"
+        both = wait_until(
+            lambda: len(server.workers()) == 2 and server.live_process() is not None, timeout=10
+        )
+        assert both, f"children {server.children()}; log: {server.log_text()[-3000:]}"
         yield server, world
 
 
-def spread_over_workers(
-    server: Server, world: World, live: LiveClients, least: int, **options: Any
-) -> tuple[list[tuple[Person, LiveClient]], dict[str, dict[str, Any]], dict[str, int | None]]:
-    """At least `least` clients of different people in case a, more (up to 14) until both
-    workers hold some: (person, client) pairs, their join acks, the worker pid of each."""
+def in_case_a(
+    server: Server, world: World, live: LiveClients, count: int, **options: Any
+) -> tuple[list[tuple[Person, LiveClient]], dict[str, dict[str, Any]]]:
+    """`count` clients of different people in case a: (person, client) pairs, join acks."""
     clients: list[tuple[Person, LiveClient]] = []
     joined: dict[str, dict[str, Any]] = {}
-    workers: dict[str, int | None] = {}
-    for n in range(1, 15):
+    for n in range(1, count + 1):
         person = sign_in(server.base, f"p{n}")
         client = live(server.base, person, **options)
         joined[person.username] = client.join(world.cases["a"], image=world.images["a"])
         clients.append((person, client))
-        workers[person.username] = worker_of(server, client)
-        if n >= least and len({pid for pid in workers.values() if pid}) == 2:
-            break
-    if len({pid for pid in workers.values() if pid}) < 2:
-        pytest.skip(f"the kernel gave all {len(clients)} connections to one worker: {workers}")
-    return clients, joined, workers
+    return clients, joined
 
 
-def test_two_workers_without_a_queue_share_one_room(
+def rest_create(person: Person, image: str, label: str) -> dict[str, Any]:
+    """A REST create on a connection of its own (the kernel picks the worker each time)."""
+    response = person.post(
+        f"/api/images/{image}/annotations",
+        square(40, 40, 20, label=label),
+        headers={"Connection": "close"},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_the_live_process_holds_every_websocket_and_hears_both_workers(
     two_workers: tuple[Server, World], live: LiveClients, record_property: Callable[..., None]
 ) -> None:
     server, world = two_workers
-    clients, joined, workers = spread_over_workers(server, world, live, 8)
-    record_property("live_workers", workers)
-    print(f"\nworker pid each live client reached: {workers}")
+    clients, joined = in_case_a(server, world, live, 8)
+    holders = {person.username: holder_of(server, client) for person, client in clients}
+    record_property("live_holders", holders)
+    live_pid, workers = server.live_process(), server.workers()
+    assert set(holders.values()) == {live_pid}, (
+        f"websockets held by {holders}; live process {live_pid}, workers {workers}"
+    )
     everyone = {person.user_id for person, _client in clients}
     for person, client in clients:
         assert sees_everyone(client, joined[person.username], everyone), (
-            f"{person.username} on worker {workers[person.username]} does not see "
-            f"everyone in the room ({workers}): {client.heard('presence')[-1:]}"
+            f"{person.username} does not see everyone in the room: {client.heard('presence')[-1:]}"
         )
     acks = {person.username: client.call("op", create(world.images["a"], person.username))
             for person, client in clients}  # fmt: skip
@@ -394,52 +406,57 @@ def test_two_workers_without_a_queue_share_one_room(
         wanted = {name: ack["seq"] for name, ack in acks.items() if name != person.username}
         client.wait_until(partial(hears_all, client, wanted), timeout=5)
         heard = {op["seq"] for op in client.heard("op")}
-        lost = [f"{name}@{workers[name]}" for name, seq in wanted.items() if seq not in heard]
+        lost = [name for name, seq in wanted.items() if seq not in heard]
         if lost:
-            missing[f"{person.username}@{workers[person.username]}"] = lost
-    assert not missing, f"ops not heard live across workers (hearer: senders): {missing}"
+            missing[person.username] = lost
+    assert not missing, f"ops not heard live (hearer: senders): {missing}"
+    # REST changes made through whichever worker the kernel chose reach the live room
+    writer, (_listener, listener) = clients[0][0], clients[1]
+    made = [rest_create(writer, world.images["a"], f"rest {n}") for n in range(8)]
+    for annotation in made:
+        assert listener.wait_for(
+            "op", lambda d, a=annotation: d["annotation"]["id"] == a["id"], timeout=5
+        ), f"REST create {annotation['id']} not heard live: {listener.summary()}"
 
 
-def test_a_killed_worker_is_replaced_and_its_clients_catch_up(
+def test_a_killed_live_process_is_started_again_and_its_clients_catch_up(
     two_workers: tuple[Server, World], live: LiveClients
 ) -> None:
     server, world = two_workers
     image = world.images["a"]
-    clients, _joined, workers = spread_over_workers(server, world, live, 4, reconnection=True)
-    victim = workers[clients[0][0].username]
-    assert victim is not None
-    fallen = [(p, c) for p, c in clients if workers[p.username] == victim]
-    standing = [(p, c) for p, c in clients if workers[p.username] != victim]
+    clients, _joined = in_case_a(server, world, live, 4, reconnection=True)
     before = [c.call("op", create(image, f"{p.username} before")) for p, c in clients]
     assert all(ack.get("ok") is True for ack in before), before
-    for _person, client in fallen:
+    for _person, client in clients:
         client.wait_until(partial(hears_all, client, {"last": before[-1]["seq"]}), timeout=5)
-    seen = {p.username: c.last_seq() for p, c in fallen}
+    seen = {p.username: c.last_seq() for p, c in clients}
+    victim = server.live_process()
+    assert victim is not None
 
     os.kill(victim, signal.SIGKILL)
-    for person, client in fallen:
+    for person, client in clients:
         assert client.wait_until(partial(dropped, client), timeout=10), person.username
-    during = [c.call("op", create(image, f"{p.username} during")) for p, c in standing]
-    assert all(ack.get("ok") is True for ack in during), during
-    replaced = wait_until(lambda: victim not in server.workers() and len(server.workers()) == 2, 20)
-    assert replaced, f"gunicorn did not replace worker {victim}: {server.workers()}"
+    # tiles, pages and the API go on while the live process is away
+    writer = clients[0][0]
+    during = [rest_create(writer, image, f"during {n}") for n in range(3)]
+    restarted = wait_until(lambda: server.live_process() not in (None, victim), 20)
+    assert restarted, f"the master did not start the live process again: {server.children()}"
+    assert "the live process ended" in server.log_text()
 
-    for person, client in fallen:
+    for person, client in clients:
         assert client.wait_until(partial(reconnected, client), timeout=20), (
-            f"{person.username} did not reconnect after worker {victim} died: {client.summary()}"
+            f"{person.username} did not reconnect after the live process died: {client.summary()}"
         )
         client.join(world.cases["a"], image=image)
         caught_up = client.call("resync", {"since": seen[person.username]})
         assert caught_up.get("ok") is True, caught_up
-        lost = {ack["annotation"]["id"] for ack in during} - heard_ids(client, caught_up)
+        lost = {annotation["id"] for annotation in during} - heard_ids(client, caught_up)
         assert not lost, f"{person.username} never learnt of {lost}"
-    # the replacement worker is on the relay: ops cross between the workers again
-    now = {p.username: worker_of(server, c) for p, c in clients}
     after = {p.username: c.call("op", create(image, f"{p.username} after")) for p, c in clients}
     for person, client in clients:
         wanted = {n: a["seq"] for n, a in after.items() if n != person.username}
         assert client.wait_until(partial(hears_all, client, wanted), timeout=5), (
-            f"{person.username} on {now[person.username]} missed ops after the restart ({now})"
+            f"{person.username} missed ops after the restart"
         )
 
 

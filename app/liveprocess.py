@@ -1,0 +1,143 @@
+"""The live process of `samsyn serve`: every websocket of the server, in one event loop.
+
+The tile workers hand each websocket upgrade over (`app/livehand.py`); here each
+connection is a greenlet (gevent), not a thread, so hundreds of mostly waiting reviewers
+cost little memory, and fanning one op out to a room is a few writes in one thread with
+no other thread to wait for. The handlers are the same as in every other server model
+(`app/live.py`); gevent makes their locks, sleeps and sockets cooperative. This process
+is started, watched and restarted by the gunicorn master (`app/server.py`), and ends when
+the master does.
+
+Start it only through `BOOT`: gevent must patch the standard library before anything
+else is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from io import BytesIO
+from typing import Any
+
+from app.livehand import received
+
+BOOT = "from gevent import monkey; monkey.patch_all()\nfrom app.liveprocess import main\nmain()"
+SETTINGS_ENV = "SAMSYN_LIVE_SETTINGS"
+DOOR_ENV = "SAMSYN_LIVE_DOOR"
+PARENT_ENV = "SAMSYN_LIVE_PARENT"
+log_process = logging.getLogger("samsyn.live")
+
+
+def wsgi_environ(head: dict[str, str], connection: socket.socket) -> dict[str, Any]:
+    """The WSGI environ of a handed request: its CGI variables and headers as the worker
+    read them, with the connection where the websocket layer looks for it."""
+    environ: dict[str, Any] = dict(head)
+    environ.update(
+        {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": head.get("wsgi.url_scheme", "http"),
+            "wsgi.input": BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "gunicorn.socket": connection,
+        }
+    )
+    return environ
+
+
+def answer(
+    connection: socket.socket, status: str, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    """A request refused before the websocket opened: an HTTP answer, then close."""
+    lines = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in headers)]
+    if not any(name.lower() == "content-length" for name, _v in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    lines.append("Connection: close")
+    connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def serve_connection(
+    app: Callable[..., Any], connection: socket.socket, head: dict[str, str]
+) -> None:
+    """Run one handed request to its end (for a websocket: until it closes)."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], _exc: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda _data: None
+
+    try:
+        body = app(wsgi_environ(head, connection), start_response)
+        data = b"".join(body)
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        if started:
+            answer(connection, started[0], started[1], data)
+    except StopIteration:
+        pass  # the websocket ended (the websocket layer's way of saying so)
+    except OSError:
+        pass  # the client went away
+    except Exception:
+        log_process.exception("live connection")
+    finally:
+        with suppress(OSError):
+            connection.close()
+
+
+def door(path: str) -> socket.socket:
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(1024)
+    return listener
+
+
+def watch_parent(parent: int) -> None:
+    """The master is gone (killed, or ended without telling): so is this process."""
+    import gevent
+
+    while True:
+        if os.getppid() != parent:
+            os._exit(0)
+        gevent.sleep(1.0)
+
+
+def main() -> None:
+    """The live process: the application, the door the workers hand connections through,
+    a greenlet per connection."""
+    import gevent
+
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="[live] %(levelname)s %(name)s: %(message)s",
+    )
+    from app import create_app
+
+    settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+    app = create_app(settings)
+    gevent.spawn(watch_parent, int(os.environ.get(PARENT_ENV) or os.getppid()))
+    listener = door(os.environ[DOOR_ENV])
+    while True:
+        door_side, _address = listener.accept()
+        gevent.spawn(_take, app, door_side)
+
+
+def _take(app: Callable[..., Any], door_side: socket.socket) -> None:
+    try:
+        with door_side:
+            got = received(door_side)
+    except OSError:
+        return
+    if got is not None:
+        serve_connection(app, *got)
