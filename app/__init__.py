@@ -89,8 +89,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     threads = app.config.get("SERVER_THREADS")
     capacity = app.config.get("LIVE_SLOTS") or (live_capacity(threads) if threads else None)
     app.wsgi_app = LiveGate(services(app), app.wsgi_app, capacity)  # type: ignore[method-assign]
-    if app.config.get("LIVE_DOOR"):
-        app.wsgi_app = HandOff(app.wsgi_app, app.config["LIVE_DOOR"])  # type: ignore[method-assign]
+    if app.config.get("LIVE_DOORS"):
+        app.wsgi_app = HandOff(app.wsgi_app, list(app.config["LIVE_DOORS"]))  # type: ignore[method-assign]
     return app
 
 

@@ -37,11 +37,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # connections one user may hold (several tabs, several screens).
         "LIVE_PENDING_PER_ADDRESS": 8,
         "LIVE_CONNECTIONS_PER_USER": 16,
-        # Live connections one server process holds (each keeps a thread), and the
+        # Live connections the live process of one `samsyn serve` holds, and the
         # largest live message (an op carrying a 100,000-vertex outline fits).
         "LIVE_CAPACITY": int(os.environ.get("SAMSYN_LIVE_CAPACITY", "1000")),
         "LIVE_MESSAGE_BYTES": 16 * 1024 * 1024,
-        # The workers of one `samsyn serve` relay live messages through their master here.
+        # The workers and the live process of one `samsyn serve` relay live messages
+        # through their master here.
         "LIVE_RELAY": os.environ.get("SAMSYN_LIVE_RELAY") or None,
         "MAX_URL_LENGTH": 4096,
     }

@@ -12,10 +12,12 @@ The event names and what each carries are in `EVENTS` and the `read_*` functions
 the one place a payload is checked. Nothing a client sends is passed on as sent: the
 server builds every broadcast from checked fields and the connection's own identity.
 
-Identity comes from the login session (checked by `app/livegate.py` before a thread is
-given, again at connect, and at every event through the session cache); a session that
+Identity comes from the login session (checked by `app/livegate.py` before the websocket
+opens, again at connect, and at every event through the session cache); a session that
 ends, or an access that is revoked, takes the connection out of its room at once. Only
-the websocket transport is offered. Processes share rooms through `app/livebus.py`.
+the websocket transport is offered. Under `samsyn serve` these handlers run in the live
+process (`app/liveprocess.py`, gevent), elsewhere in the connection's thread; processes
+share rooms through `app/livebus.py`.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ ROSTER_EVERY = 3.0
 SYNC_EVERY = 10.0
 SESSION_EVERY = 15.0
 FLOOD_LIMIT = 400  # events refused for the rate before the connection is closed
+# Cursors and viewports: the most frequent events, unacknowledged, handled without a
+# request context (`LiveNamespace.pointer`).
+POINTERS = frozenset({"cursor", "viewport"})
 # Events that only move pointers and views: no database on their path.
 EPHEMERAL = frozenset({"cursor", "viewport", "look", "follow", "present", "leave"})
 # Live events that use the database at once, per worker: the rest wait their turn (or hear
@@ -568,9 +573,13 @@ class LiveNamespace(Namespace):
             hub.member_left(connection)
             hub.rooms.disconnect(connection.sid)
 
+    hub: Live | None = None
+
     def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
             return super().trigger_event(event, *args)
+        if event in POINTERS and self.hub is not None:
+            return self.pointer(self.hub, event, str(args[0]), args[1:])
         return self.socketio._handle_event(  # the request context Flask-SocketIO makes
             lambda *data: self.dispatch(event, data), event, self.namespace, *args
         )
@@ -614,6 +623,22 @@ class LiveNamespace(Namespace):
             log_live.exception("live event %s", event)
             result = {"ok": False, "error": "server_error", "message": "the server failed"}
         return result if acked else None
+
+    def pointer(self, hub: Live, event: str, sid: str, data: tuple[Any, ...]) -> None:
+        """A cursor or a viewport: many a second from every moving hand, so no request
+        context, no database and no answer. The session is the one the ticker last
+        checked (every few seconds, and at once on a logout or a revocation); a bad one
+        is dropped, as every unacknowledged event's error is."""
+        connection = hub.rooms.connection(sid)
+        if connection is None or connection.principal is None:
+            return
+        try:
+            self._rate(hub, connection, event)
+            HANDLERS[event](hub, connection, read_object(data[0] if len(data) == 1 else None))
+        except SamsynError:
+            pass
+        except Exception:
+            log_live.exception("live event %s", event)
 
     def _rate(self, hub: Live, connection: Connection, event: str) -> None:
         bucket = connection.writes if event in ("op", "note") else connection.bucket
@@ -933,8 +958,10 @@ def live_server(app: Flask) -> SocketIO:
         max_http_buffer_size=app.config["LIVE_MESSAGE_BYTES"],
         async_handlers=False,
     )
-    socketio.on_namespace(LiveNamespace(NAMESPACE))
+    namespace = LiveNamespace(NAMESPACE)
+    socketio.on_namespace(namespace)
     hub = Live(app, socketio, bus_for(app.config))
+    namespace.hub = hub
     hub.start_bus()
     weakref.finalize(app, hub.bus.close)
     app.extensions["samsyn.live"] = hub

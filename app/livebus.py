@@ -5,8 +5,9 @@ process that made it first, then published here; the other processes apply it to
 clients. Three buses, by where the processes are:
 
 - `LocalBus`: one process, nothing to tell anyone;
-- `SocketBus`: the workers of one `samsyn serve`, joined through a small relay in the
-  gunicorn master (`Relay`) over a Unix socket in the data directory: no Redis needed;
+- `SocketBus`: the processes of one `samsyn serve` (its live processes and its tile
+  workers), joined through a small relay in the gunicorn master (`Relay`) over a Unix
+  socket: no Redis needed;
 - `RedisBus`: `SAMSYN_MESSAGE_QUEUE=redis://...`, processes on one or several hosts.
 
 A bus never blocks the caller: publishing puts the message in a bounded queue that a
@@ -14,6 +15,11 @@ thread of the bus sends. When the transport is gone (Redis stopped, the relay re
 the bus says so (`state`), logs it once, keeps trying, and calls `on_reconnect` when it is
 back, so that the rooms can tell their clients to resync what they missed. Messages are
 JSON objects carrying the publishing process's `host`; a process ignores its own.
+
+Two topics: `POLICY` (a share revoked, a spärr, a logout: every process drops what it
+cached) and `LIVE` (everything the rooms say). A tile worker holds no live connection, so
+it listens to `POLICY` only (`listens="policy"`) and never decodes the rooms' cursors;
+it still publishes `LIVE` messages (the REST changes its requests commit).
 """
 
 from __future__ import annotations
@@ -40,6 +46,14 @@ HEADER = struct.Struct("!I")
 LARGEST = 64 * 1024 * 1024
 BACKLOG = 10_000
 CHANNEL = "samsyn-live"
+POLICY_CHANNEL = "samsyn-live-policy"
+LIVE, POLICY = b"L", b"P"  # the topic byte before each relayed frame
+POLICY_KINDS = frozenset({"policy"})
+INTEREST = b"?"  # a relay peer's first frame: b"?all" or b"?policy"
+
+
+def topic_of(message: Message) -> bytes:
+    return POLICY if message.get("kind") in POLICY_KINDS else LIVE
 
 
 def new_host_id() -> str:
@@ -74,8 +88,9 @@ class QueuedBus:
 
     kind = "queued"
 
-    def __init__(self) -> None:
+    def __init__(self, listens: str = "all") -> None:
         self.host = new_host_id()
+        self.listens = listens  # "all", or "policy" for a process without live clients
         self.on_reconnect: Callable[[], None] | None = None
         self._outgoing: queue.Queue[bytes] = queue.Queue(BACKLOG)
         self._up = threading.Event()
@@ -89,7 +104,7 @@ class QueuedBus:
         threading.Thread(target=self._send_forever, name="live-bus-out", daemon=True).start()
 
     def publish(self, message: Message) -> None:
-        data = orjson.dumps({**message, "host": self.host})
+        data = topic_of(message) + orjson.dumps({**message, "host": self.host})
         try:
             self._outgoing.put_nowait(data)
         except queue.Full:
@@ -179,8 +194,8 @@ class RedisBus(QueuedBus):
 
     kind = "redis"
 
-    def __init__(self, url: str) -> None:
-        super().__init__()
+    def __init__(self, url: str, listens: str = "all") -> None:
+        super().__init__(listens)
         self.url = url
         self._client: Any = None
         self._pubsub: Any = None
@@ -197,7 +212,8 @@ class RedisBus(QueuedBus):
     def _listen(self) -> None:
         self._client = self._connect()
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        self._pubsub.subscribe(CHANNEL)
+        channels = (POLICY_CHANNEL,) if self.listens == "policy" else (CHANNEL, POLICY_CHANNEL)
+        self._pubsub.subscribe(*channels)
         self._went_up()
         while not self._closed.is_set():
             message = self._pubsub.get_message(timeout=1.0)
@@ -208,7 +224,7 @@ class RedisBus(QueuedBus):
         client = self._client
         if client is None:
             raise ConnectionError("not connected")
-        client.publish(CHANNEL, data)
+        client.publish(POLICY_CHANNEL if data[:1] == POLICY else CHANNEL, data[1:])
 
     def _disconnect(self) -> None:
         for part in (self._pubsub, self._client):
@@ -221,12 +237,12 @@ class RedisBus(QueuedBus):
 
 
 class SocketBus(QueuedBus):
-    """The workers of one `samsyn serve`, joined by the relay of their master."""
+    """The processes of one `samsyn serve`, joined by the relay of their master."""
 
     kind = "workers"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(self, path: Path, listens: str = "all") -> None:
+        super().__init__(listens)
         self.path = path
         self._socket: socket.socket | None = None
         self._write = threading.Lock()
@@ -234,10 +250,12 @@ class SocketBus(QueuedBus):
     def _listen(self) -> None:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.connect(str(self.path))
+        interest = INTEREST + self.listens.encode()
+        connection.sendall(HEADER.pack(len(interest)) + interest)
         self._socket = connection
         self._went_up()
         while not self._closed.is_set():
-            self._received(read_frame(connection))
+            self._received(read_frame(connection)[1:])
 
     def _send(self, data: bytes) -> None:
         connection = self._socket
@@ -276,11 +294,13 @@ def read_exactly(connection: socket.socket, count: int) -> bytes:
 
 
 class Relay:
-    """In the gunicorn master: every frame a worker sends goes to every other worker."""
+    """In the gunicorn master: every frame a process sends goes to every other process
+    that listens to its topic (a tile worker hears `POLICY` only)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._peers: dict[socket.socket, threading.Lock] = {}
+        self._policy_only: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
 
@@ -311,13 +331,22 @@ class Relay:
         try:
             while True:
                 data = read_frame(peer)
-                self._forward(peer, HEADER.pack(len(data)) + data)
+                if data[:1] == INTEREST:
+                    if data[1:] == b"policy":
+                        with self._lock:
+                            self._policy_only.add(peer)
+                    continue
+                self._forward(peer, HEADER.pack(len(data)) + data, data[:1] == POLICY)
         except (OSError, ConnectionError):
             self._drop(peer)
 
-    def _forward(self, sender: socket.socket, frame: bytes) -> None:
+    def _forward(self, sender: socket.socket, frame: bytes, policy: bool) -> None:
         with self._lock:
-            peers = [(p, lock) for p, lock in self._peers.items() if p is not sender]
+            peers = [
+                (p, lock)
+                for p, lock in self._peers.items()
+                if p is not sender and (policy or p not in self._policy_only)
+            ]
         for peer, lock in peers:
             try:
                 with lock:
@@ -328,6 +357,7 @@ class Relay:
     def _drop(self, peer: socket.socket) -> None:
         with self._lock:
             self._peers.pop(peer, None)
+            self._policy_only.discard(peer)
         with contextlib.suppress(OSError):
             peer.close()
 
@@ -352,13 +382,15 @@ def wait_for_socket(path: Path, seconds: float) -> bool:
 
 
 def bus_for(config: dict[str, Any]) -> LocalBus | QueuedBus:
-    """The bus this process's configuration asks for."""
+    """The bus this process's configuration asks for (a tile worker of `samsyn serve`,
+    which hands its websockets on, listens to policy changes only)."""
+    listens = "policy" if config.get("LIVE_DOORS") else "all"
     queue_url = config.get("MESSAGE_QUEUE")
     if queue_url:
         if not str(queue_url).startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("SAMSYN_MESSAGE_QUEUE must be a redis:// address")
-        return RedisBus(str(queue_url))
+        return RedisBus(str(queue_url), listens)
     relay = config.get("LIVE_RELAY")
     if relay:
-        return SocketBus(Path(relay))
+        return SocketBus(Path(relay), listens)
     return LocalBus()

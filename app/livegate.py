@@ -1,17 +1,17 @@
-"""The door to the live channel: Socket.IO connections are checked before they take a thread.
+"""The door to the live channel: Socket.IO connections are checked before they open.
 
-In the threaded server every open websocket holds one of the worker's threads for its
-whole life. So before a request reaches Socket.IO, this WSGI layer asks:
+Under `samsyn serve` this runs in the live process, for each websocket the tile workers
+hand over; where live connections share threads with HTTP (a single threaded server) it
+runs in front of those. Before a request reaches Socket.IO, it asks:
 
 - is there a valid login session in the cookie? If not, 401 at once: nothing is upgraded
-  and no thread waits for a client that never logs in;
+  and nothing waits for a client that never logs in;
 - has this address too many handshakes under way? (a flood of upgrades from one place);
 - does this user already hold the most live connections one person may (several tabs and
-  screens are normal, a script opening hundreds is not)? Counted over every worker of
-  the data directory (`UserCounts`), wherever the kernel sent each connection;
-- would this connection leave too few threads for HTTP? Tiles, pages and the API always
-  keep a quarter of the threads
-  (at least four) of their own.
+  screens are normal, a script opening hundreds is not)? Counted over every process of
+  the data directory (`UserCounts`);
+- is the live side full (`LIVE_CAPACITY` connections in the live process; where threads
+  are shared, a quarter of them, at least four, always stay with HTTP)?
 
 A whole hospital may reach samsyn from one NAT address, so authenticated connections are
 never capped per address. Refusals are the contract's JSON errors with the security headers.
@@ -39,8 +39,8 @@ LIVE_PATH = "/socket.io"
 
 
 def live_capacity(threads: int) -> int:
-    """Live connections a threaded worker takes: a quarter of its threads (at least four)
-    always stay with HTTP."""
+    """Live connections a threaded server that also serves HTTP takes: a quarter of its
+    threads (at least four) always stay with HTTP."""
     return max(threads - max(threads // 4, 4), 1)
 
 

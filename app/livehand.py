@@ -1,12 +1,12 @@
-"""Handing a live connection from a tile worker to the live process, on the same port.
+"""Handing a live connection from a tile worker to a live process, on the same port.
 
 Tiles are short CPU-bound requests served by threads; a live connection is a websocket
 that stays open for hours and mostly waits. The two share the public port, but not a
 process: when a gunicorn worker reads a websocket upgrade for `/socket.io`, it passes the
-connected socket itself (SCM_RIGHTS over a Unix socket) and the request's headers to the
-live process, and forgets it. The live process answers the handshake and keeps the
-connection; the worker's thread is free again at once. A websocket client sends nothing
-before the handshake's answer, so no byte of the connection is lost on the way.
+connected socket itself (SCM_RIGHTS over a Unix socket) and the request's headers to one
+of the live processes, in turn, and forgets it. The live process answers the handshake
+and keeps the connection; the worker's thread is free again at once. A websocket client
+sends nothing before the handshake's answer, so no byte of the connection is lost.
 
 This module is both sides of that: `HandOff` (WSGI middleware in the worker) and
 `received` (the live process reads one handed connection).
@@ -14,8 +14,10 @@ This module is both sides of that: `HandOff` (WSGI middleware in the worker) and
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
 import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -71,11 +73,13 @@ def forget(connection: socket.socket) -> None:
 
 
 class HandOff:
-    """WSGI middleware of the tile workers: websocket upgrades go to the live process."""
+    """WSGI middleware of the tile workers: websocket upgrades go to a live process, the
+    next one in turn (and past one that is restarting)."""
 
-    def __init__(self, inner: WsgiApp, door: str) -> None:
+    def __init__(self, inner: WsgiApp, doors: list[str]) -> None:
         self.inner = inner
-        self.door = door
+        self.doors = doors
+        self._turn = itertools.count(random.randrange(len(doors)))
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -83,9 +87,17 @@ class HandOff:
         connection = environ.get("gunicorn.socket")
         if connection is None or not is_live_upgrade(environ):
             return self.inner(environ, start_response)
-        try:
-            hand(self.door, connection, request_head(environ))
-        except (OSError, ValueError):
+        first = next(self._turn)
+        head = request_head(environ)
+        for n in range(len(self.doors)):
+            try:
+                hand(self.doors[(first + n) % len(self.doors)], connection, head)
+                break
+            except OSError:
+                continue
+            except ValueError:
+                return unavailable(start_response)
+        else:
             return unavailable(start_response)
         forget(connection)
         start_response("101 Switching Protocols", [("Connection", "close")])
@@ -143,5 +155,5 @@ def door_open(path: str) -> bool:
     return True
 
 
-def door_path(master_pid: int, directory: str) -> str:
-    return str(Path(directory) / f"samsyn-live-door-{master_pid}.sock")
+def door_path(master_pid: int, directory: str, number: int) -> str:
+    return str(Path(directory) / f"samsyn-live-door-{master_pid}-{number}.sock")

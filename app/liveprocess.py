@@ -37,6 +37,10 @@ def wsgi_environ(head: dict[str, str], connection: socket.socket) -> dict[str, A
     """The WSGI environ of a handed request: its CGI variables and headers as the worker
     read them, with the connection where the websocket layer looks for it."""
     environ: dict[str, Any] = dict(head)
+    # No per-message compression: every cursor and viewport, a few dozen bytes each,
+    # would be deflated once per listener, the largest cost of the fan-out, for little
+    # gain on hospital networks.
+    environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     environ.update(
         {
             "wsgi.version": (1, 0),

@@ -4,16 +4,17 @@ The serving model, on one port:
 
 - one gunicorn worker per core, each with a pool of threads, serves tiles, pages and the
   API (tiles use every core, and no websocket ever holds one of their threads);
-- a websocket upgrade reaching a worker is handed, socket and all, to the live process
-  (`app/livehand.py`), which keeps every live connection of the server as a greenlet in
-  one event loop (`app/liveprocess.py`): its fan-out never waits for the tile threads'
-  interpreter lock, and the tile threads never wait for it;
-- the workers' REST changes reach the live rooms through a relay in the master over a
-  Unix socket, or through Redis when SAMSYN_MESSAGE_QUEUE names one (then several
-  `samsyn serve` on any hosts act as one).
+- a websocket upgrade reaching a worker is handed, socket and all, to one of the live
+  processes (`app/livehand.py`, one per core by default), each of which keeps its live
+  connections as greenlets in one event loop (`app/liveprocess.py`): their fan-out never
+  waits for the tile threads' interpreter lock, and the tile threads never wait for it;
+- the live processes share rooms, and the workers' REST changes reach them, through a
+  relay in the master over a Unix socket, or through Redis when SAMSYN_MESSAGE_QUEUE
+  names one (then several `samsyn serve` on any hosts act as one).
 
 The websocket is the only transport, so no load balancer needs sticky sessions. The
-master starts the live process, starts it again if it ends, and takes it down with it.
+master starts the live processes, starts one again if it ends, and takes them down with
+it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +105,19 @@ def default_workers() -> int:
 
 
 class LiveProcess:
-    """The live process of this server: started with the master, started again at once
-    if it ends (its clients reconnect and resync), stopped with the master."""
+    """A live process of this server: started with the master, started again at once if
+    it ends (its clients reconnect and resync), stopped with the master.
+
+    Started with posix_spawn, not subprocess: gunicorn forks its workers from another
+    thread of the master, and a worker forked while subprocess waits on its exec pipe
+    would hold that pipe open, and the wait, for the worker's whole life. gunicorn also
+    reaps every child of the master, this one included, so its exit status may be gone
+    by the time this thread asks."""
 
     def __init__(self, settings: dict[str, Any], door: str) -> None:
         self.settings = settings
         self.door = door
-        self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
         self._closing = threading.Event()
 
     def start(self) -> None:
@@ -124,23 +132,47 @@ class LiveProcess:
         }
         while not self._closing.is_set():
             started = time.monotonic()
-            self.process = subprocess.Popen([sys.executable, "-c", BOOT], env=environment)
-            code = self.process.wait()
+            self.pid = os.posix_spawn(sys.executable, [sys.executable, "-c", BOOT], environment)
+            code = self._wait(self.pid)
             if self._closing.is_set():
                 return
             log_server.warning("the live process ended (%s); starting it again", code)
             self._closing.wait(max(0.0, 0.5 - (time.monotonic() - started)))
 
+    @staticmethod
+    def _wait(pid: int) -> int | str:
+        """The process's exit code, once it has ended (whoever reaped it)."""
+        while True:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return "reaped by gunicorn"
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.2)
+
     def close(self) -> None:
         self._closing.set()
-        process = self.process
-        if process is None or process.poll() is not None:
+        if self.pid is None:
             return
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.05)
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def default_live_processes() -> int:
+    """One live process per core (SAMSYN_LIVE_PROCESSES overrides): ops, notes and their
+    fan-out use every core when tiles leave it free."""
+    return int(os.environ.get("SAMSYN_LIVE_PROCESSES") or os.cpu_count() or 1)
 
 
 def serve(
@@ -151,7 +183,7 @@ def serve(
     config: dict[str, Any] | None = None,
 ) -> None:
     """Run the production server until interrupted: `workers` processes (one per core by
-    default) with `threads` each for HTTP, and the live process for every websocket.
+    default) with `threads` each for HTTP, and the live processes for every websocket.
 
     Without SAMSYN_PUBLIC_URL the public address is the one served on.
     """
@@ -168,21 +200,24 @@ def serve(
     if not queue:
         relay = Relay(Path(runs_dir) / f"samsyn-live-{os.getpid()}.sock")
         settings["LIVE_RELAY"] = str(relay.path)
-    door = door_path(os.getpid(), runs_dir)
-    live_process = LiveProcess({**settings, "LIVE_SLOTS": live}, door)
-    settings.update({"SERVER_THREADS": threads, "LIVE_DOOR": door})
+    doors = [door_path(os.getpid(), runs_dir, n) for n in range(default_live_processes())]
+    live_processes = [LiveProcess({**settings, "LIVE_SLOTS": live}, door) for door in doors]
+    settings.update({"SERVER_THREADS": threads, "LIVE_DOORS": doors})
 
     def starting(_arbiter: Any) -> None:
         if relay is not None:
             relay.start()
-        live_process.start()
+        for process in live_processes:
+            process.start()
 
     def exiting(_arbiter: Any) -> None:
-        live_process.close()
+        for process in live_processes:
+            process.close()
         if relay is not None:
             relay.close()
-        if os.path.exists(door):
-            os.unlink(door)
+        for door in doors:
+            if os.path.exists(door):
+                os.unlink(door)
 
     options["on_starting"] = starting
     options["on_exit"] = exiting

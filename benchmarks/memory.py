@@ -130,7 +130,7 @@ def _every_tile(grid: TileGrid, side: int) -> list[tuple[int, str]]:
 
 def _only_worker(master: int) -> int:
     """The pid of the gunicorn master's single worker process."""
-    workers = _children(master)
+    workers = _workers(master)
     if len(workers) != 1:
         raise BenchmarkError(f"expected one gunicorn worker under {master}, found {workers}")
     return workers[0]
@@ -138,8 +138,20 @@ def _only_worker(master: int) -> int:
 
 def _check_same_worker(master: int, worker: int) -> None:
     """A restarted worker would start from scratch and hide growth: fail instead."""
-    if _children(master) != [worker]:
+    if _workers(master) != [worker]:
         raise BenchmarkError(f"gunicorn worker {worker} was replaced during the run")
+
+
+def _workers(master: int) -> list[int]:
+    """The master's gunicorn workers: its children but the live process (websockets)."""
+    return [pid for pid in _children(master) if not _is_live_process(pid)]
+
+
+def _is_live_process(pid: int) -> bool:
+    try:
+        return b"app.liveprocess" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _children(pid: int) -> list[int]:

@@ -125,6 +125,18 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
+def wait_ready(url: str, seconds: float = 30) -> None:
+    """Until `/readyz` answers 200: the database and the live process are there."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {seconds} s")
+
+
 @pytest.fixture(scope="session")
 def live_data(
     tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Path
@@ -151,7 +163,7 @@ def samsyn_serve(data_dir: Path, *arguments: str) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{base}/healthz")
+        wait_ready(f"{base}/readyz")
         yield base
     finally:
         process.terminate()

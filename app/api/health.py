@@ -19,12 +19,12 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """200 when the database, the live process (under `samsyn serve`) and the message
+    """200 when the database, the live processes (under `samsyn serve`) and the message
     queue (where configured) answer, else 503."""
     checks = {"database": _database_answers()}
-    door = services().config.get("LIVE_DOOR")
-    if door:
-        checks["live"] = door_open(door)
+    doors = services().config.get("LIVE_DOORS")
+    if doors:
+        checks["live"] = all(door_open(door) for door in doors)
     queue = services().config.get("MESSAGE_QUEUE")
     if queue:
         checks["message_queue"] = _queue_answers(queue) and _bus_listens()

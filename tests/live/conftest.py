@@ -242,7 +242,8 @@ class Server:
         if self.process is not None:
             runs = Path(tempfile.gettempdir())
             (runs / f"samsyn-live-{self.process.pid}.sock").unlink(missing_ok=True)
-            (runs / f"samsyn-live-door-{self.process.pid}.sock").unlink(missing_ok=True)
+            for door in runs.glob(f"samsyn-live-door-{self.process.pid}-*.sock"):
+                door.unlink(missing_ok=True)
         self.process = None
 
     def children(self) -> list[int]:
@@ -258,9 +259,9 @@ class Server:
         """The gunicorn worker processes (tiles, pages, the API)."""
         return [pid for pid in self.children() if not _is_live_process(pid)]
 
-    def live_process(self) -> int | None:
-        """The live process, which holds every websocket of this server."""
-        return next((pid for pid in self.children() if _is_live_process(pid)), None)
+    def live_processes(self) -> list[int]:
+        """The live processes, which hold every websocket of this server."""
+        return [pid for pid in self.children() if _is_live_process(pid)]
 
     def log_text(self) -> str:
         if self.log_path is None or not self.log_path.exists():

@@ -1,9 +1,10 @@
 """Several `samsyn serve` processes behind one case room: two processes on one PostgreSQL
 schema joined by Redis, one of them killed and restarted mid-session, the message queue
 (a private redis-server of this test, never the machine's) away for a while, and one
-`samsyn serve` with two gunicorn workers and no message queue: its live process holds
-every websocket, the workers' REST changes reach it, and when it is killed the master
-starts it again while tiles and the API go on."""
+`samsyn serve` with two gunicorn workers, two live processes and no message queue: the
+live processes hold every websocket and share one room, the workers' REST changes reach
+it, and when a live process is killed the master starts it again while tiles, the API
+and the other live process go on."""
 
 from __future__ import annotations
 
@@ -346,11 +347,11 @@ def holder_of(server: Server, client: LiveClient) -> int | None:
 def two_workers(
     tmp_path_factory: pytest.TempPathFactory, synthetic_slide: Any
 ) -> Iterator[tuple[Server, World]]:
-    """A default `samsyn serve --workers 2`: SQLite, no message queue."""
+    """`samsyn serve --workers 2` with two live processes: SQLite, no message queue."""
     world = build_world(tmp_path_factory.mktemp("live-workers"), synthetic_slide, extra=14)
-    with serving(world.data_dir, "--workers", "2") as server:
+    with serving(world.data_dir, "--workers", "2", env={"SAMSYN_LIVE_PROCESSES": "2"}) as server:
         both = wait_until(
-            lambda: len(server.workers()) == 2 and server.live_process() is not None, timeout=10
+            lambda: len(server.workers()) == 2 and len(server.live_processes()) == 2, timeout=10
         )
         assert both, f"children {server.children()}; log: {server.log_text()[-3000:]}"
         yield server, world
@@ -382,16 +383,17 @@ def rest_create(person: Person, image: str, label: str) -> dict[str, Any]:
     return body
 
 
-def test_the_live_process_holds_every_websocket_and_hears_both_workers(
+def test_the_live_processes_hold_every_websocket_share_the_room_and_hear_both_workers(
     two_workers: tuple[Server, World], live: LiveClients, record_property: Callable[..., None]
 ) -> None:
     server, world = two_workers
     clients, joined = in_case_a(server, world, live, 8)
     holders = {person.username: holder_of(server, client) for person, client in clients}
     record_property("live_holders", holders)
-    live_pid, workers = server.live_process(), server.workers()
-    assert set(holders.values()) == {live_pid}, (
-        f"websockets held by {holders}; live process {live_pid}, workers {workers}"
+    print(f"\nlive process holding each client: {holders}")
+    live_pids, workers = server.live_processes(), server.workers()
+    assert set(holders.values()) == set(live_pids), (
+        f"websockets held by {holders}; live processes {live_pids}, workers {workers}"
     )
     everyone = {person.user_id for person, _client in clients}
     for person, client in clients:
@@ -424,26 +426,34 @@ def test_a_killed_live_process_is_started_again_and_its_clients_catch_up(
 ) -> None:
     server, world = two_workers
     image = world.images["a"]
-    clients, _joined = in_case_a(server, world, live, 4, reconnection=True)
+    clients, _joined = in_case_a(server, world, live, 6, reconnection=True)
     before = [c.call("op", create(image, f"{p.username} before")) for p, c in clients]
     assert all(ack.get("ok") is True for ack in before), before
     for _person, client in clients:
         client.wait_until(partial(hears_all, client, {"last": before[-1]["seq"]}), timeout=5)
     seen = {p.username: c.last_seq() for p, c in clients}
-    victim = server.live_process()
-    assert victim is not None
+    victim = holder_of(server, clients[0][1])
+    assert victim in server.live_processes(), (victim, server.children())
+    fallen = [(p, c) for p, c in clients if holder_of(server, c) == victim]
+    standing = [(p, c) for p, c in clients if (p, c) not in fallen]
 
     os.kill(victim, signal.SIGKILL)
-    for person, client in clients:
+    for person, client in fallen:
         assert client.wait_until(partial(dropped, client), timeout=10), person.username
-    # tiles, pages and the API go on while the live process is away
+    # tiles, pages, the API and the other live process go on meanwhile
     writer = clients[0][0]
     during = [rest_create(writer, image, f"during {n}") for n in range(3)]
-    restarted = wait_until(lambda: server.live_process() not in (None, victim), 20)
+    for person, client in standing:
+        assert client.wait_until(
+            partial(knows_all, client, {a["id"] for a in during}), timeout=5
+        ), f"{person.username} on the standing live process missed the REST changes"
+    restarted = wait_until(
+        lambda: victim not in server.live_processes() and len(server.live_processes()) == 2, 20
+    )
     assert restarted, f"the master did not start the live process again: {server.children()}"
     assert "the live process ended" in server.log_text()
 
-    for person, client in clients:
+    for person, client in fallen:
         assert client.wait_until(partial(reconnected, client), timeout=20), (
             f"{person.username} did not reconnect after the live process died: {client.summary()}"
         )
@@ -476,6 +486,10 @@ def dropped(client: LiveClient) -> bool:
 
 def reconnected(client: LiveClient) -> bool:
     return client.connects >= 2 and client.connected
+
+
+def knows_all(client: LiveClient, wanted: set[str]) -> bool:
+    return wanted <= heard_ids(client)
 
 
 def hears_all(client: LiveClient, wanted: dict[str, int]) -> bool:
