@@ -135,17 +135,21 @@ class StaleVersion(Conflict):
 def next_seq(session: Session, case_id: str) -> int:
     """The case's next sequence number, taken in the caller's transaction (the row lock
     held until commit keeps the numbers of concurrent writers in commit order)."""
-    bumped = session.execute(
-        update(CaseSequence).where(CaseSequence.case_id == case_id).values(seq=CaseSequence.seq + 1)
+    seq = session.scalar(
+        update(CaseSequence)
+        .where(CaseSequence.case_id == case_id)
+        .values(seq=CaseSequence.seq + 1)
+        .returning(CaseSequence.seq)
+        .execution_options(synchronize_session=False)
     )
-    if bumped.rowcount == 0:  # type: ignore[attr-defined]
+    if seq is None:  # the case's first change
         try:
             with session.begin_nested():
                 session.execute(insert(CaseSequence).values(case_id=case_id, seq=1))
         except IntegrityError:
             return next_seq(session, case_id)
-    seq = session.scalar(select(CaseSequence.seq).where(CaseSequence.case_id == case_id))
-    return int(seq or 0)
+        return 1
+    return int(seq)
 
 
 def current_seq(session: Session, case_id: str | None) -> int:
@@ -185,7 +189,7 @@ def create(
     )
     session.add(row)
     session.flush()
-    _index(session, row)
+    _index(session, row, fresh=True)
     _remember(session, row, author_id, "create")
     return row
 
@@ -540,11 +544,13 @@ def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _index(session: Session, row: AnnotationRow) -> None:
-    """Keep the SQLite R*Tree in step (PostgreSQL indexes the row's box by itself)."""
+def _index(session: Session, row: AnnotationRow, fresh: bool = False) -> None:
+    """Keep the SQLite R*Tree in step (PostgreSQL indexes the row's box by itself); a
+    `fresh` row has no box there yet."""
     if not _sqlite(session):
         return
-    session.execute(text(f"DELETE FROM {SQLITE_INDEX} WHERE id = :pk"), {"pk": row.pk})
+    if not fresh:
+        session.execute(text(f"DELETE FROM {SQLITE_INDEX} WHERE id = :pk"), {"pk": row.pk})
     if row.deleted is None:
         session.execute(
             text(

@@ -108,17 +108,28 @@ def append_in(session: Session, accesses: list[Access]) -> None:
     For changes that must be logged atomically with what they record (an emergency
     grant, a consent): both are committed together or not at all.
     """
-    # Touching the head row first takes its lock, so appends from all processes queue here.
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
-    seq, prev = head.seq, head.hash
+    # Touching the head row first takes its lock, so appends from all processes queue here;
+    # the same statement reads where the chain ends.
+    head = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq)
+        .returning(AuditHead.seq, AuditHead.hash)
+        .execution_options(synchronize_session=False)
+    ).one()
+    seq, prev = int(head.seq), str(head.hash)
     for access in accesses:
         seq += 1
         values = {**access.__dict__, "seq": seq}
         digest = entry_hash(values, prev)
         session.add(AccessEntry(**values, prev_hash=prev, hash=digest))
         prev = digest
-    head.seq, head.hash = seq, prev
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=seq, hash=prev)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

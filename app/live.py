@@ -470,6 +470,7 @@ class Live:
                     sync_at = now
                     for case in self.rooms.cases():
                         self._sync(case)
+                        time.sleep(0)
                 epoch = self.found.epoch.current()
                 if epoch != self._epoch or now - session_at >= SESSION_EVERY:
                     self._epoch, session_at = epoch, now
@@ -487,6 +488,7 @@ class Live:
         images: dict[str, frozenset[str]] = {}
         with self.app.app_context(), found.db.session() as session:
             for connection in list(self.rooms.local.values()):
+                time.sleep(0)  # in the live process: let the room's events in between
                 principal = found.sessions.principal(connection.token, epoch)
                 if principal is None:
                     self.remove(connection, "logged_out")

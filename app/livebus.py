@@ -45,6 +45,7 @@ Deliver = Callable[[Message], None]
 HEADER = struct.Struct("!I")
 LARGEST = 64 * 1024 * 1024
 BACKLOG = 10_000
+SEND_BATCH = 200  # messages written to the transport at once, at most
 CHANNEL = "samsyn-live"
 POLICY_CHANNEL = "samsyn-live-policy"
 LIVE, POLICY = b"L", b"P"  # the topic byte before each relayed frame
@@ -167,14 +168,19 @@ class QueuedBus:
     def _send_forever(self) -> None:
         while not self._closed.is_set():
             try:
-                data = self._outgoing.get(timeout=0.5)
+                batch = [self._outgoing.get(timeout=0.5)]
             except queue.Empty:
                 continue
+            while len(batch) < SEND_BATCH:  # what queued meanwhile goes in the same write
+                try:
+                    batch.append(self._outgoing.get_nowait())
+                except queue.Empty:
+                    break
             while not self._up.wait(0.5):
                 if self._closed.is_set():
                     return
             try:
-                self._send(data)
+                self._send(batch)
             except Exception as error:
                 self._went_down(error)
                 self._disconnect()
@@ -182,7 +188,7 @@ class QueuedBus:
     def _listen(self) -> None:
         raise NotImplementedError
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, batch: list[bytes]) -> None:
         raise NotImplementedError
 
     def _disconnect(self) -> None:
@@ -220,11 +226,14 @@ class RedisBus(QueuedBus):
             if message is not None and message.get("type") == "message":
                 self._received(message["data"])
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, batch: list[bytes]) -> None:
         client = self._client
         if client is None:
             raise ConnectionError("not connected")
-        client.publish(POLICY_CHANNEL if data[:1] == POLICY else CHANNEL, data[1:])
+        pipe = client.pipeline(transaction=False)  # one round trip for the batch
+        for data in batch:
+            pipe.publish(POLICY_CHANNEL if data[:1] == POLICY else CHANNEL, data[1:])
+        pipe.execute()
 
     def _disconnect(self) -> None:
         for part in (self._pubsub, self._client):
@@ -257,12 +266,12 @@ class SocketBus(QueuedBus):
         while not self._closed.is_set():
             self._received(read_frame(connection)[1:])
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, batch: list[bytes]) -> None:
         connection = self._socket
         if connection is None:
             raise ConnectionError("not connected")
         with self._write:
-            connection.sendall(HEADER.pack(len(data)) + data)
+            connection.sendall(b"".join(HEADER.pack(len(data)) + data for data in batch))
 
     def _disconnect(self) -> None:
         connection, self._socket = self._socket, None

@@ -26,7 +26,17 @@ from typing import Any
 
 from app.livehand import received
 
-BOOT = "from gevent import monkey; monkey.patch_all()\nfrom app.liveprocess import main\nmain()"
+# PostgreSQL calls block the loop, as SQLite's do, rather than yield: a transaction then
+# never waits, holding its row locks (the access log's head, a case's sequence), while
+# the loop serves a thousand pointer messages first. Each call is a fraction of a
+# millisecond; a convoy of every writer of every process behind one lock is seconds.
+BOOT = (
+    "import os\n"
+    "os.environ['PSYCOPG_WAIT_FUNC'] = 'wait_c'\n"
+    "from gevent import monkey; monkey.patch_all()\n"
+    "from app.liveprocess import main\n"
+    "main()"
+)
 SETTINGS_ENV = "SAMSYN_LIVE_SETTINGS"
 DOOR_ENV = "SAMSYN_LIVE_DOOR"
 PARENT_ENV = "SAMSYN_LIVE_PARENT"

@@ -10,7 +10,8 @@
    follow-mode viewport latency, op acks, messages per second; the server's memory idle,
    with the 200 clients, and with 500 idle clients connected (what the default must hold);
 2. the same across two `samsyn serve` processes joined by Redis on one PostgreSQL
-   database, each room's members on both (skipped, saying so, without Redis or PostgreSQL);
+   database, each room's members on both, each server given half of the cores as it would
+   have a host of its own (skipped, saying so, without Redis or PostgreSQL);
 3. tiles (wrk, random tiles of the highest level, as the tile benchmark) on the default
    server with no live client, then with the 200 clients connected and working (the same
    load again, right after the timed run), then without again: the share of tiles/s the
@@ -243,6 +244,9 @@ def _two_servers(report: LiveReport, workdir: Path, slide: Path) -> None:
             "SAMSYN_DATABASE_URL": url,
             "SAMSYN_MESSAGE_QUEUE": f"redis://{HOST}:6379/{REDIS_DB}",
             "SAMSYN_SECRET_KEY": secrets.token_hex(32),
+            # Two hosts in one: each server gets its half of the cores (a worker and a live
+            # process each on two cores), as each would have a host of its own.
+            **half_the_cores(),
         }
         with ExitStack() as stack:
             servers = [_serve(stack, env, workdir / f"live-redis-{n}.log") for n in (1, 2)]
@@ -255,6 +259,11 @@ def _two_servers(report: LiveReport, workdir: Path, slide: Path) -> None:
             busy = quiet(servers)
     report.runs.append(replace(live, busy_after_s=busy))
     report.servers.append(Servers(name, idle, loaded))
+
+
+def half_the_cores() -> dict[str, str]:
+    half = str(max(1, (os.cpu_count() or 2) // 2))
+    return {"SAMSYN_WORKERS": half, "SAMSYN_LIVE_PROCESSES": half}
 
 
 @dataclass(frozen=True)
@@ -498,7 +507,9 @@ def format_report(report: LiveReport) -> str:
         "beside the tile benchmark the clients exchange ops only",
         f"servers : `samsyn serve` with its defaults (as `make run`): SQLite, no Redis; then two "
         f"of them with SAMSYN_MESSAGE_QUEUE=redis://{HOST}:6379/{REDIS_DB} on one PostgreSQL "
-        "schema, each room's members on both",
+        "schema, each room's members on both, each server with half of the cores "
+        f"({half_the_cores()['SAMSYN_WORKERS']} worker and "
+        f"{half_the_cores()['SAMSYN_LIVE_PROCESSES']} live process), as on two hosts",
         *_client_lines(report),
         _load_line(report.loads),
         "figures : latencies in ms at the clients (one clock); a message not received by "

@@ -14,6 +14,7 @@ const CURSOR_MS = 50; // at most 20 pointer positions a second
 const VIEWPORT_MS = 80; // about 12 views a second while the view moves
 const LOOK_MS = 200;
 const LOOKUP_LIMIT = 20;
+const GAP_WAIT_MS = 300; // how long a missing sequence number may be late before a resync
 const FOLLOW_KEY = "samsyn.live.follow"; // survives the trip to the leader's next image
 const FLY_KEY = "samsyn.live.fly"; // a note on another image, to fly to once it is open
 
@@ -71,6 +72,7 @@ export class LiveRoom {
     this.resyncing = false;
     this.resyncAgain = false;
     this.buffer = [];
+    this.gapTimer = null;
     this.ops = Promise.resolve(); // ops are applied one after the other, in order
     this.listeners = new Set();
   }
@@ -225,13 +227,33 @@ export class LiveRoom {
     }
     const seq = data.seq;
     if (Number.isFinite(seq) && seq > this.seq + 1) {
+      // A change made on another live process of the server may overtake one made here by
+      // a few milliseconds: wait a moment for the missing numbers before asking for them.
       this.buffer.push([event, data]);
-      this.resync();
+      this.gapTimer ??= setTimeout(() => {
+        this.gapTimer = null;
+        if (this.buffer.length) this.resync();
+      }, GAP_WAIT_MS);
       return;
     }
     this.applyEvent(event, data);
     if (Number.isFinite(seq)) this.seq = Math.max(this.seq, seq);
+    this.closeGap();
     this.changed();
+  }
+
+  /** Buffered changes that are in order now that the missing one came. */
+  closeGap() {
+    this.buffer.sort((a, b) => (a[1].seq ?? 0) - (b[1].seq ?? 0));
+    while (this.buffer.length && !(this.buffer[0][1].seq > this.seq + 1)) {
+      const [event, data] = this.buffer.shift();
+      this.applyEvent(event, data);
+      if (Number.isFinite(data.seq)) this.seq = Math.max(this.seq, data.seq);
+    }
+    if (!this.buffer.length && this.gapTimer) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    }
   }
 
   applyEvent(event, data) {
