@@ -15,7 +15,7 @@ server builds every broadcast from checked fields and the connection's own ident
 Identity comes from the login session (checked by `app/livegate.py` before the websocket
 opens, again at connect, and at every event through the session cache); a session that
 ends, or an access that is revoked, takes the connection out of its room at once. Only
-the websocket transport is offered. Under `samsyn serve` these handlers run in the live
+the websocket transport is offered. Under `samsyn serve` these handlers run in a live
 process (`app/liveprocess.py`, gevent), elsewhere in the connection's thread; processes
 share rooms through `app/livebus.py`.
 """

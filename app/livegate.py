@@ -1,6 +1,6 @@
 """The door to the live channel: Socket.IO connections are checked before they open.
 
-Under `samsyn serve` this runs in the live process, for each websocket the tile workers
+Under `samsyn serve` this runs in each live process, for each websocket the tile workers
 hand over; where live connections share threads with HTTP (a single threaded server) it
 runs in front of those. Before a request reaches Socket.IO, it asks:
 
@@ -10,7 +10,7 @@ runs in front of those. Before a request reaches Socket.IO, it asks:
 - does this user already hold the most live connections one person may (several tabs and
   screens are normal, a script opening hundreds is not)? Counted over every process of
   the data directory (`UserCounts`);
-- is the live side full (`LIVE_CAPACITY` connections in the live process; where threads
+- is the live side full (`LIVE_CAPACITY` connections in a live process; where threads
   are shared, a quarter of them, at least four, always stay with HTTP)?
 
 A whole hospital may reach samsyn from one NAT address, so authenticated connections are

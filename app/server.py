@@ -1,4 +1,4 @@
-"""`samsyn serve`: gunicorn's threaded workers for HTTP, one live process for Socket.IO.
+"""`samsyn serve`: gunicorn's threaded workers for HTTP, live processes for Socket.IO.
 
 The serving model, on one port:
 
@@ -62,7 +62,7 @@ class SamsynServer(BaseApplication):
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     """gunicorn's settings for samsyn: threaded workers for HTTP (websockets are handed to
-    the live process).
+    the live processes).
 
     gunicorn keeps connections alive only while fewer than `worker_connections - threads`
     wait, so that is set well above the thread count.

@@ -189,6 +189,16 @@ def one_feature(session: Session, row: store.AnnotationRow) -> dict[str, Any]:
     return features_json(session, [row])[0]
 
 
+def own_feature(session: Session, row: store.AnnotationRow, principal: Principal) -> dict[str, Any]:
+    """The Feature the annotator just made or changed: their own name and their
+    organisation's are known without asking the database."""
+    people = {principal.user_id: principal.name}
+    orgs = {m.role.org_id: m.org_name for m in principal.memberships}
+    if row.author_id not in people or (row.org_id and row.org_id not in orgs):
+        return one_feature(session, row)
+    return feature_json(row, people, orgs)
+
+
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
@@ -288,7 +298,7 @@ def create_on(
             layer=item.layer,
         )
         made["annotation"] = row.id
-    feature = one_feature(session, row)
+    feature = own_feature(session, row, principal)
     announce_change(session, row, "create", feature, op_id)
     return row, feature
 

@@ -241,3 +241,23 @@ def test_readyz_says_when_a_live_process_is_missing(tmp_path: Path) -> None:
         assert reply.status_code == 200 and reply.get_json()["live"] is True
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 300_000])
+def test_a_frame_is_what_the_websocket_protocol_library_would_send(size: int) -> None:
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, BytesMessage, TextMessage
+
+    from app.liveprocess import frame
+
+    connection = WSConnection(ConnectionType.SERVER)
+    connection.receive_data(
+        b"GET / HTTP/1.1\r\nHost: samsyn\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    for _event in connection.events():
+        connection.send(AcceptConnection())
+    text = ("å" * size)[: max(size // 2, 0)] + "x" * (size - size // 2)
+    assert frame(text) == connection.send(TextMessage(data=text))
+    data = bytes(range(256)) * (size // 256) + b"\x00" * (size % 256)
+    assert frame(data) == connection.send(BytesMessage(data=data))
