@@ -268,6 +268,8 @@ class Live:
         self.bus = bus
         self.rooms = Rooms(bus.host)
         self.throttle = Throttle()
+        # A live process writes rooms' messages to the websockets itself (`Broadcast`).
+        self.broadcast: Callable[[str, Any, str, str | None], None] | None = None
         self._epoch: int | None = None
         self._started = False
         self._start_lock = threading.Lock()
@@ -354,6 +356,9 @@ class Live:
         }
 
     def _emit(self, event: str, data: Any, to: str, skip: str | None = None) -> None:
+        if self.broadcast is not None:
+            self.broadcast(event, data, to, skip)
+            return
         self.socketio.emit(event, data, to=to, namespace=NAMESPACE, skip_sid=skip)
 
     def _apply_op(self, message: dict[str, Any], skip: str | None) -> None:

@@ -20,11 +20,13 @@ import os
 import socket
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from io import BytesIO
 from typing import Any
 
+from app.live import NAMESPACE
 from app.livehand import received
 
 # PostgreSQL calls block the loop, as SQLite's do, rather than yield: a transaction then
@@ -39,6 +41,7 @@ BOOT = (
     "main()"
 )
 SETTINGS_ENV = "SAMSYN_LIVE_SETTINGS"
+WEBSOCKET_KEY = "samsyn.websocket"
 DOOR_ENV = "SAMSYN_LIVE_DOOR"
 PARENT_ENV = "SAMSYN_LIVE_PARENT"
 log_process = logging.getLogger("samsyn.live")
@@ -88,20 +91,66 @@ def quick_websockets() -> None:
     from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 
     class QuickServer(simple_websocket.Server):
+        def __init__(self, environ: dict[str, Any], **options: Any) -> None:
+            self.writing = threading.Lock()  # one frame at a time, whole
+            super().__init__(environ, **options)
+
         def send(self, data: str | bytes) -> None:
+            self.send_frame(frame(data))
+
+        def send_frame(self, data: bytes) -> None:
             if not self.connected:
                 raise simple_websocket.ConnectionClosed(self.close_reason, self.close_message)
-            self.sock.sendall(frame(data))
+            with self.writing:
+                self.sock.sendall(data)
 
     class QuickWebSocket(SimpleWebSocketWSGI):
         def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
             self.ws = QuickServer(environ, **self.server_args)
+            environ[WEBSOCKET_KEY] = self.ws  # where `Broadcast` finds it
             ret = self.app(self)
             if self.ws.mode == "gunicorn":
                 raise StopIteration()
             return ret
 
     driver._async["websocket"] = QuickWebSocket
+
+
+class Broadcast:
+    """A room's message written to each listener's websocket from here: encoded and framed
+    once, then one write per listener, instead of a trip through engine.io's queue and
+    writer for each (the fan-out of a busy room is most of a live process's work). A
+    listener whose websocket is not (or no longer) known here gets it the usual way."""
+
+    def __init__(self, socketio: Any, namespace: str) -> None:
+        self.server = socketio.server
+        self.namespace = namespace
+
+    def __call__(self, event: str, data: Any, to: str, skip: str | None = None) -> None:
+        from engineio import packet as eio_packet
+        from socketio import packet
+
+        server = self.server
+        encoded = server.packet_class(
+            packet.EVENT, namespace=self.namespace, data=[event, data]
+        ).encode()
+        if isinstance(encoded, list):  # binary attachments: never in samsyn's events
+            server.emit(event, data, to=to, namespace=self.namespace, skip_sid=skip)
+            return
+        message = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        bytes_of_frame = frame(message.encode())
+        environs = server.environ
+        for sid, eio_sid in list(server.manager.get_participants(self.namespace, to)):
+            if sid == skip:
+                continue
+            quick = (environs.get(eio_sid) or {}).get(WEBSOCKET_KEY)
+            try:
+                if quick is not None and quick.connected:
+                    quick.send_frame(bytes_of_frame)
+                else:
+                    server._send_eio_packet(eio_sid, message)
+            except Exception:  # the listener is going: its own handler closes it
+                continue
 
 
 def answer(
@@ -179,6 +228,8 @@ def main() -> None:
     quick_websockets()
     settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
     app = create_app(settings)
+    hub = app.extensions["samsyn.live"]
+    hub.broadcast = Broadcast(hub.socketio, NAMESPACE)
     gevent.spawn(watch_parent, int(os.environ.get(PARENT_ENV) or os.getppid()))
     listener = door(os.environ[DOOR_ENV])
     while True:
