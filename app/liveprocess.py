@@ -119,8 +119,12 @@ def quick_websockets() -> None:
 class Broadcast:
     """A room's message written to each listener's websocket from here: encoded and framed
     once, then one write per listener, instead of a trip through engine.io's queue and
-    writer for each (the fan-out of a busy room is most of a live process's work). A
-    listener whose websocket is not (or no longer) known here gets it the usual way."""
+    writer for each (the fan-out of a busy room is most of a live process's work).
+
+    A write here never waits: a listener whose websocket is busy, whose queue holds
+    something, or whose socket cannot take the whole frame at once gets it the usual
+    way, through its own queue and writer (a slow reader never holds up the room), and a
+    frame begun here is finished by a greenlet of its own."""
 
     def __init__(self, socketio: Any, namespace: str) -> None:
         self.server = socketio.server
@@ -138,19 +142,51 @@ class Broadcast:
             server.emit(event, data, to=to, namespace=self.namespace, skip_sid=skip)
             return
         message = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        bytes_of_frame = frame(message.encode())
-        environs = server.environ
+        whole = frame(message.encode())
         for sid, eio_sid in list(server.manager.get_participants(self.namespace, to)):
             if sid == skip:
                 continue
-            quick = (environs.get(eio_sid) or {}).get(WEBSOCKET_KEY)
             try:
-                if quick is not None and quick.connected:
-                    quick.send_frame(bytes_of_frame)
-                else:
+                if not self._write_now(eio_sid, whole):
                     server._send_eio_packet(eio_sid, message)
             except Exception:  # the listener is going: its own handler closes it
                 continue
+
+    def _write_now(self, eio_sid: str, whole: bytes) -> bool:
+        """The frame written (or begun) without waiting; False: queue it instead."""
+        import gevent
+
+        quick = (self.server.environ.get(eio_sid) or {}).get(WEBSOCKET_KEY)
+        engine_socket = self.server.eio.sockets.get(eio_sid)
+        if quick is None or not quick.connected or engine_socket is None:
+            return False
+        if not engine_socket.queue.empty() or not quick.writing.acquire(blocking=False):
+            return False
+        try:
+            sent = quick.sock._sock.send(whole)  # the non-blocking socket beneath gevent's
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            quick.writing.release()
+            return True  # closing: nothing more to say to it
+        if sent == 0:
+            quick.writing.release()
+            return False
+        if sent < len(whole):
+            gevent.spawn(_finish, quick, whole[sent:])
+            return True
+        quick.writing.release()
+        return True
+
+
+def _finish(quick: Any, rest: bytes) -> None:
+    """The rest of a frame the socket could not take at once; its writes wait meanwhile."""
+    try:
+        quick.sock.sendall(rest)
+    except OSError:
+        pass
+    finally:
+        quick.writing.release()
 
 
 def answer(

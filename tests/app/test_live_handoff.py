@@ -261,3 +261,67 @@ def test_a_frame_is_what_the_websocket_protocol_library_would_send(size: int) ->
     assert frame(text) == connection.send(TextMessage(data=text))
     data = bytes(range(256)) * (size // 256) + b"\x00" * (size % 256)
     assert frame(data) == connection.send(BytesMessage(data=data))
+
+
+BROADCAST_PROBE = r"""
+from gevent import monkey; monkey.patch_all()
+import queue, socket, threading, time, types
+from socketio import packet
+from app.liveprocess import WEBSOCKET_KEY, Broadcast
+
+def quick(sock):
+    return types.SimpleNamespace(sock=sock, connected=True, writing=threading.Lock())
+
+fast, fast_peer = socket.socketpair()
+slow, slow_peer = socket.socketpair()
+slow._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+try:
+    while True:
+        slow._sock.send(b"x" * 65536)  # a reader that stopped reading: its buffer is full
+except BlockingIOError:
+    pass
+queued = []
+server = types.SimpleNamespace(
+    packet_class=packet.Packet,
+    environ={"e-fast": {WEBSOCKET_KEY: quick(fast)}, "e-slow": {WEBSOCKET_KEY: quick(slow)}},
+    eio=types.SimpleNamespace(sockets={"e-fast": types.SimpleNamespace(queue=queue.Queue()),
+                                       "e-slow": types.SimpleNamespace(queue=queue.Queue())}),
+    manager=types.SimpleNamespace(get_participants=lambda _ns, _room: [
+        ("s-me", "e-me"), ("s-fast", "e-fast"), ("s-slow", "e-slow")]),
+    _send_eio_packet=lambda eio_sid, message: queued.append(eio_sid),
+)
+broadcast = Broadcast(types.SimpleNamespace(server=server), "/live")
+started = time.monotonic()
+for n in range(50):
+    broadcast("cursor", {"user": "u1", "x": n, "y": 1}, "case:c1", skip="s-me")
+took = time.monotonic() - started
+fast_peer.settimeout(2)
+heard = b""
+while heard.count(b'"cursor"') < 50:
+    heard += fast_peer.recv(65536)
+print(f"took={took:.3f} fast={heard.count(b'cursor')} slow_queued={queued.count('e-slow')} "
+      f"me={queued.count('e-me')} first={heard[:2].hex()}")
+"""
+
+
+def test_a_reader_that_stopped_reading_never_holds_up_the_room() -> None:
+    """Broadcast in a real gevent interpreter: the fast listener gets every frame at once,
+    the stalled one gets them through its own queue, and the room's sender never waits."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-c", BROADCAST_PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = dict(part.split("=") for part in done.stdout.split())
+    assert float(figures["took"]) < 0.5, figures
+    assert figures["fast"] == "50" and figures["slow_queued"] == "50", figures
+    assert figures["me"] == "0", figures  # the sender is skipped
+    assert figures["first"].startswith("81"), figures  # a final text frame, unmasked
