@@ -749,3 +749,28 @@ def test_concurrent_appends_keep_the_chain_intact(db_app: Flask) -> None:
         )
     assert seqs == list(range(1, threads_count * per_thread + 1))
     assert per_user == {f"thread{n}": per_thread for n in range(threads_count)}
+
+
+def test_entries_appended_while_the_log_is_verified_are_no_break(
+    app: Flask, synthetic_slide: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every process appends while the audit page verifies: an entry committed between
+    the walk and the head's read is not a removal; a removal still is."""
+    log_module = verify.__globals__  # the log's own module (`app` is the fixture here)
+    count = fill(app, synthetic_slide)
+    walk = log_module["_entries"]
+
+    def appending_meanwhile(session: Any) -> Any:
+        yield from walk(session)
+        late = Access(resource="image:late", action="view", outcome="allowed", username="late")
+        append(database(app), [late])
+
+    monkeypatch.setitem(log_module, "_entries", appending_meanwhile)
+    assert verdict().ok, verdict()
+    monkeypatch.setitem(log_module, "_entries", walk)
+    assert verdict().ok and verdict().entries == count + 1
+    with database(app).engine.begin() as connection:
+        connection.execute(text(f"DELETE FROM access_log WHERE seq = {count + 1}"))
+    monkeypatch.setitem(log_module, "_entries", appending_meanwhile)
+    broken = verdict()
+    assert not broken.ok and broken.reason == "entries at the end were removed", broken
