@@ -26,6 +26,10 @@ from contextlib import suppress
 from io import BytesIO
 from typing import Any
 
+import gevent
+from engineio import packet as eio_packet
+from socketio import packet
+
 from app.live import NAMESPACE
 from app.livehand import received
 
@@ -131,9 +135,6 @@ class Broadcast:
         self.namespace = namespace
 
     def __call__(self, event: str, data: Any, to: str, skip: str | None = None) -> None:
-        from engineio import packet as eio_packet
-        from socketio import packet
-
         server = self.server
         encoded = server.packet_class(
             packet.EVENT, namespace=self.namespace, data=[event, data]
@@ -154,8 +155,6 @@ class Broadcast:
 
     def _write_now(self, eio_sid: str, whole: bytes) -> bool:
         """The frame written (or begun) without waiting; False: queue it instead."""
-        import gevent
-
         quick = (self.server.environ.get(eio_sid) or {}).get(WEBSOCKET_KEY)
         engine_socket = self.server.eio.sockets.get(eio_sid)
         if quick is None or not quick.connected or engine_socket is None:
@@ -241,8 +240,6 @@ def door(path: str) -> socket.socket:
 
 def watch_parent(parent: int) -> None:
     """The master is gone (killed, or ended without telling): so is this process."""
-    import gevent
-
     while True:
         if os.getppid() != parent:
             os._exit(0)
@@ -252,8 +249,6 @@ def watch_parent(parent: int) -> None:
 def main() -> None:
     """The live process: the application, the door the workers hand connections through,
     a greenlet per connection."""
-    import gevent
-
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,

@@ -20,6 +20,8 @@ import pytest
 from app.livebus import RedisBus, Relay, SocketBus
 from app.livehand import HandOff, forget, hand, is_live_upgrade, received, request_head
 from app.liveprocess import answer, wsgi_environ
+from tests.app.test_live_parts import received as inbox
+from tests.app.test_live_parts import wait_until
 from tests.conftest import make_app
 
 
@@ -158,21 +160,6 @@ def test_a_hand_off_goes_past_a_live_process_that_is_restarting(
     finally:
         client.close()
         worker_side.close()
-
-
-def wait_until(condition: Any, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def inbox(bus: Any) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    bus.start(got.append)
-    return got
 
 
 def test_a_tile_worker_hears_policy_changes_only_and_still_speaks_to_the_rooms() -> None:
