@@ -32,7 +32,7 @@ run: install
 	wait $$server
 
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
 bench: install

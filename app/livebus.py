@@ -98,6 +98,7 @@ class QueuedBus:
         self._closed = threading.Event()
         self._deliver: Deliver | None = None
         self._ever_up = False
+        self._said_down = False
 
     def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
@@ -144,7 +145,9 @@ class QueuedBus:
         self._ever_up = True
 
     def _went_down(self, error: BaseException) -> None:
-        if self._up.is_set() or not self._ever_up:
+        # Said once per outage (and once when it was never up), not at every retry.
+        if self._up.is_set() or not (self._ever_up or self._said_down):
+            self._said_down = True
             log.warning(
                 "live bus (%s) unavailable: %s; live changes are stored and reach the "
                 "other processes when it is back",

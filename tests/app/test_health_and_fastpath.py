@@ -43,6 +43,7 @@ def test_readyz_is_503_when_the_message_queue_does_not_answer(tmp_path: Path) ->
     response = broken.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["message_queue"] is False
+    broken.extensions["samsyn.live"].bus.close()
     services(broken).close()
 
 

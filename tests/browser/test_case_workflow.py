@@ -193,6 +193,8 @@ def test_sharing_a_protected_identity_asks_for_confirmation(
     assert form.get_by_test_id("share-protected").is_visible()
     form.get_by_test_id("share-kind").select_option("org")
     form.get_by_test_id("share-name").fill(SECOND_ORG)
+    # the directory's suggestions (or its "no match") are shown, as a user sees them
+    form.get_by_test_id("recipient-options").wait_for()
     form.get_by_test_id("share-submit").click()
     error = form.get_by_test_id("share-error")
     error.wait_for()

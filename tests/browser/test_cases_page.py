@@ -113,6 +113,8 @@ def test_sharing_with_another_organisation_and_revoking_it(
     form.wait_for(timeout=15_000)
     form.get_by_test_id("share-kind").select_option("org")
     form.get_by_test_id("share-name").fill(SECOND_ORG)
+    # the directory's suggestions (or its "no match") are shown, as a user sees them
+    form.get_by_test_id("recipient-options").wait_for()
     form.get_by_test_id("share-purpose").select_option("second_opinion")
     form.get_by_test_id("share-submit").click()
     share = page.locator('[data-testid=share-row][data-active="true"]', has_text=SECOND_ORG)
@@ -159,6 +161,8 @@ def test_a_refused_share_shows_the_servers_message(page: Any) -> None:
     form.wait_for(timeout=15_000)
     form.get_by_test_id("share-kind").select_option("org")
     form.get_by_test_id("share-name").fill("Ingenstans landsting")
+    # the directory's suggestions (or its "no match") are shown, as a user sees them
+    form.get_by_test_id("recipient-options").wait_for()
     form.get_by_test_id("share-submit").click()
 
     error = page.get_by_test_id("share-error")

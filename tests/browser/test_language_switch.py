@@ -270,6 +270,8 @@ def test_the_case_page_shares_and_revokes_in_english(
 
     form.get_by_test_id("share-kind").select_option("org")
     form.get_by_test_id("share-name").fill(SECOND_ORG)
+    # the directory's suggestions (or its "no match") are shown, as a user sees them
+    form.get_by_test_id("recipient-options").wait_for()
     form.get_by_test_id("share-submit").click()
     row = tab.locator('[data-testid=share-row][data-active="true"]', has_text=SECOND_ORG)
     row.wait_for(timeout=15_000)
