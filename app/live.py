@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +41,7 @@ from annotations import store
 from app.access import access_control, authorize_case, case_facts, log
 from app.auth import COOKIE, Principal
 from app.clients import environ_client
+from app.extensions import WriterTurn, sqlite_file
 from app.identity import patient_json
 from app.livebus import LocalBus, QueuedBus, bus_for
 from app.liveroom import Connection, Member, Rooms, as_message
@@ -276,28 +277,24 @@ class Live:
         self._handlers = self._appliers()
         self._database = threading.BoundedSemaphore(DATABASE_SLOTS)
         # SQLite takes one writer at a time: live writers of this process queue here, in
-        # order, instead of in SQLite's busy handler, whose sleeps grow to 100 ms.
-        one_writer = str(app.config["DATABASE_URL"]).startswith("sqlite")
-        self._writer = threading.Lock() if one_writer else None
+        # order, then take the server's writer turn (`WriterTurn`), instead of waiting in
+        # SQLite's busy handler, whose sleeps grow to 100 ms and stop the whole process.
+        database_file = sqlite_file(str(app.config["DATABASE_URL"]))
+        self._writer = threading.Lock() if database_file else None
+        self._turn = WriterTurn(database_file) if database_file else None
 
     @contextmanager
-    def database_turn(self, writes: bool) -> Iterator[None]:
-        """One of the worker's few database turns for live events (and, on SQLite, the
-        writer's turn for a change)."""
-        if not self._database.acquire(timeout=BUSY_AFTER):
-            raise Busy("the server is busy; try again")
-        try:
-            if writes and self._writer is not None:
-                if not self._writer.acquire(timeout=BUSY_AFTER):
+    def database_turn(self) -> Iterator[None]:
+        """One of the process's few database turns for live events and, on SQLite, the
+        writer's turn: every such event writes, if only the access log's entry."""
+        with ExitStack() as turns:
+            for lock in (self._database, self._writer, self._turn):
+                if lock is None:
+                    continue
+                if not lock.acquire(timeout=BUSY_AFTER):
                     raise Busy("the server is busy; try again")
-                try:
-                    yield
-                finally:
-                    self._writer.release()
-            else:
-                yield
-        finally:
-            self._database.release()
+                turns.callback(lock.release)
+            yield
 
     @property
     def found(self) -> Services:
@@ -604,32 +601,34 @@ class LiveNamespace(Namespace):
             if event not in EVENTS:
                 raise BadRequest(f"unknown event {event!r}")
             self._rate(hub, connection, event)
-            # What only moves pointers and views trusts the session as the ticker last
-            # checked it (every few seconds, and at once on a logout or a revocation);
-            # whatever reads or writes patient data checks it now.
-            principal = (
-                connection.principal
-                if event in EPHEMERAL and connection.principal is not None
-                else _session_of(hub, connection)
-            )
-            g.principal, g.epoch, g.client, g.live_sid = (
-                principal,
-                hub.found.epoch.current(),
-                connection.address,
-                sid,
-            )
-            payload = read_object(data[0] if len(data) == 1 else None)
-            if event in EPHEMERAL:
-                result = HANDLERS[event](hub, connection, payload)
+            if event in EPHEMERAL and connection.principal is not None:
+                # What only moves pointers and views trusts the session as the ticker
+                # last checked it (every few seconds, and at once on a logout or a
+                # revocation).
+                self._begin(hub, connection, connection.principal)
+                result = HANDLERS[event](hub, connection, read_object(_payload(data)))
             else:
-                with hub.database_turn(writes=event in ("op", "note")):
-                    result = HANDLERS[event](hub, connection, payload)
+                # Whatever reads or writes patient data checks the session now; each such
+                # event writes (a change, or the access log's entry of a join or a resync).
+                with hub.database_turn():
+                    self._begin(hub, connection, _session_of(hub, connection))
+                    result = HANDLERS[event](hub, connection, read_object(_payload(data)))
         except SamsynError as error:
             result = refused(error)
         except Exception:
             log_live.exception("live event %s", event)
             result = {"ok": False, "error": "server_error", "message": "the server failed"}
         return result if acked else None
+
+    @staticmethod
+    def _begin(hub: Live, connection: Connection, principal: Principal) -> None:
+        """Who acts in this event, as the policy and the access log read it from `g`."""
+        g.principal, g.epoch, g.client, g.live_sid = (
+            principal,
+            hub.found.epoch.current(),
+            connection.address,
+            connection.sid,
+        )
 
     def pointer(self, hub: Live, event: str, sid: str, data: tuple[Any, ...]) -> None:
         """A cursor or a viewport: many a second from every moving hand, so no request
@@ -641,7 +640,7 @@ class LiveNamespace(Namespace):
             return
         try:
             self._rate(hub, connection, event)
-            HANDLERS[event](hub, connection, read_object(data[0] if len(data) == 1 else None))
+            HANDLERS[event](hub, connection, read_object(_payload(data)))
         except SamsynError:
             pass
         except Exception:
@@ -656,6 +655,11 @@ class LiveNamespace(Namespace):
             hub.member_left(connection)
             hub.socketio.server.disconnect(connection.sid, namespace=NAMESPACE)
         raise RateLimited("too many events; slow down")
+
+
+def _payload(data: tuple[Any, ...]) -> Any:
+    """An event's one argument (anything else is no payload at all)."""
+    return data[0] if len(data) == 1 else None
 
 
 def _session_of(hub: Live, connection: Connection) -> Principal:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -112,12 +113,16 @@ class LiveProcess:
     thread of the master, and a worker forked while subprocess waits on its exec pipe
     would hold that pipe open, and the wait, for the worker's whole life. gunicorn also
     reaps every child of the master, this one included, so its exit status may be gone
-    by the time this thread asks."""
+    by the time this thread asks; and once reaped, its pid may be another process's.
+    So the process is known by a pidfd (Linux): waited on and signalled through it,
+    never by a pid that may have been given to someone else. It has a process group of
+    its own: a Ctrl-C in the terminal stops the master, which stops it in order."""
 
     def __init__(self, settings: dict[str, Any], door: str) -> None:
         self.settings = settings
         self.door = door
         self.pid: int | None = None
+        self._handle: int | None = None  # the pidfd of the process now running
         self._closing = threading.Event()
 
     def start(self) -> None:
@@ -132,41 +137,65 @@ class LiveProcess:
         }
         while not self._closing.is_set():
             started = time.monotonic()
-            self.pid = os.posix_spawn(sys.executable, [sys.executable, "-c", BOOT], environment)
-            code = self._wait(self.pid)
+            pid = os.posix_spawn(
+                sys.executable, [sys.executable, "-c", BOOT], environment, setpgroup=0
+            )
+            self.pid, self._handle = pid, _pidfd(pid)
+            code = self._wait(pid, self._handle)
             if self._closing.is_set():
                 return
+            self._forget()
             log_server.warning("the live process ended (%s); starting it again", code)
             self._closing.wait(max(0.0, 0.5 - (time.monotonic() - started)))
 
     @staticmethod
-    def _wait(pid: int) -> int | str:
-        """The process's exit code, once it has ended (whoever reaped it)."""
-        while True:
+    def _wait(pid: int, handle: int | None, seconds: float | None = None) -> int | str | None:
+        """The process's exit code once it has ended (whoever reaped it); None when it is
+        still running after `seconds`."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            if handle is not None:
+                with suppress(OSError, ValueError):  # closed by `close` meanwhile
+                    select.select([handle], [], [], 0.2)  # readable once the process ended
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 return "reaped by gunicorn"
             if done:
                 return os.waitstatus_to_exitcode(status)
-            time.sleep(0.2)
+            if handle is None:
+                time.sleep(0.05)
+        return None
+
+    def _signal(self, number: signal.Signals) -> None:
+        with suppress(OSError):  # ended already (or closed by the other thread)
+            if self._handle is not None:
+                signal.pidfd_send_signal(self._handle, number)
+            elif self.pid is not None:
+                os.kill(self.pid, number)
+
+    def _forget(self) -> None:
+        if self._handle is not None:
+            os.close(self._handle)
+        self.pid = self._handle = None
 
     def close(self) -> None:
         self._closing.set()
-        if self.pid is None:
+        pid, handle = self.pid, self._handle
+        if pid is None:
             return
-        with suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(self.pid, os.WNOHANG)[0]:
-                    return
-            except ChildProcessError:
-                return
-            time.sleep(0.05)
-        with suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        self._signal(signal.SIGTERM)
+        if self._wait(pid, handle, seconds=5) is None:
+            self._signal(signal.SIGKILL)
+        self._forget()
+
+
+def _pidfd(pid: int) -> int | None:
+    """A handle on the process itself (Linux 5.3 and later), or None where there is none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def default_live_processes() -> int:
