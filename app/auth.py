@@ -217,7 +217,8 @@ class Sessions:
             user = session.get(User, row.user_id)
             if user is None or not user.active:
                 return None
-            row.last_seen = now
+            if now - row.last_seen >= SEEN_STEP:
+                row.last_seen = now
             return load_principal(session, user, key, row.csrf_token)
 
     def logout(self, principal: Principal) -> None:
@@ -230,6 +231,10 @@ class Sessions:
         with self._lock:
             self._cache.pop(principal.session_key, None)
 
+
+# Activity is kept to the minute: checking a session writes at most once a minute, not at
+# every check (a live process checks each of its connections every few seconds).
+SEEN_STEP = timedelta(minutes=1)
 
 # A username+address pair: five quick tries, then pauses doubling from 30 s up to 15 min.
 # A username from anywhere: ten, then pauses up to a minute (the real user is only slowed).

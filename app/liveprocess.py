@@ -14,6 +14,7 @@ else is imported.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -261,6 +262,10 @@ def main() -> None:
     app = create_app(settings)
     hub = app.extensions["samsyn.live"]
     hub.broadcast = Broadcast(hub.socketio, NAMESPACE)
+    # What start-up made lives as long as the process: out of the collector's full passes,
+    # which would otherwise walk it all again and hold every room up while they run.
+    gc.collect()
+    gc.freeze()
     gevent.spawn(watch_parent, int(os.environ.get(PARENT_ENV) or os.getppid()))
     listener = door(os.environ[DOOR_ENV])
     while True:
