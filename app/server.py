@@ -154,15 +154,18 @@ class LiveProcess:
         still running after `seconds`."""
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:
+            ended = False
             if handle is not None:
                 with suppress(OSError, ValueError):  # closed by `close` meanwhile
-                    select.select([handle], [], [], 0.2)  # readable once the process ended
+                    ended = bool(select.select([handle], [], [], 0.2)[0])
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 return "reaped by gunicorn"
             if done:
                 return os.waitstatus_to_exitcode(status)
+            if ended:  # reaped, and its pid already another child's
+                return "reaped by gunicorn"
             if handle is None:
                 time.sleep(0.05)
         return None
