@@ -123,6 +123,7 @@ class LiveProcess:
         self.door = door
         self.pid: int | None = None
         self._handle: int | None = None  # the pidfd of the process now running
+        self._forgetting = threading.Lock()
         self._closing = threading.Event()
 
     def start(self) -> None:
@@ -140,11 +141,12 @@ class LiveProcess:
             pid = os.posix_spawn(
                 sys.executable, [sys.executable, "-c", BOOT], environment, setpgroup=0
             )
-            self.pid, self._handle = pid, _pidfd(pid)
-            code = self._wait(pid, self._handle)
+            handle = _pidfd(pid)
+            self.pid, self._handle = pid, handle
+            code = self._wait(pid, handle)
             if self._closing.is_set():
                 return
-            self._forget()
+            self._forget(handle)
             log_server.warning("the live process ended (%s); starting it again", code)
             self._closing.wait(max(0.0, 0.5 - (time.monotonic() - started)))
 
@@ -177,10 +179,15 @@ class LiveProcess:
             elif self.pid is not None:
                 os.kill(self.pid, number)
 
-    def _forget(self) -> None:
-        if self._handle is not None:
-            os.close(self._handle)
-        self.pid = self._handle = None
+    def _forget(self, handle: int | None) -> None:
+        """Let go of the process that `handle` names, once: the master's thread that
+        restarts it and the one that stops the server may both get here."""
+        with self._forgetting:
+            if handle != self._handle:
+                return
+            if handle is not None:
+                os.close(handle)
+            self.pid = self._handle = None
 
     def close(self) -> None:
         self._closing.set()
@@ -190,7 +197,7 @@ class LiveProcess:
         self._signal(signal.SIGTERM)
         if self._wait(pid, handle, seconds=5) is None:
             self._signal(signal.SIGKILL)
-        self._forget()
+        self._forget(handle)
 
 
 def _pidfd(pid: int) -> int | None:
