@@ -279,14 +279,16 @@ class Live:
         # SQLite takes one writer at a time: live writers of this process queue here, in
         # order, then take the server's writer turn (`WriterTurn`), instead of waiting in
         # SQLite's busy handler, whose sleeps grow to 100 ms and stop the whole process.
-        database_file = sqlite_file(str(app.config["DATABASE_URL"]))
-        self._writer = threading.Lock() if database_file else None
-        self._turn = WriterTurn(database_file) if database_file else None
+        self._database_file = sqlite_file(str(app.config["DATABASE_URL"]))
+        self._writer = threading.Lock() if self._database_file else None
+        self._turn: WriterTurn | None = None  # opened by the first live writer
 
     @contextmanager
     def database_turn(self) -> Iterator[None]:
         """One of the process's few database turns for live events and, on SQLite, the
         writer's turn: every such event writes, if only the access log's entry."""
+        if self._database_file and self._turn is None:
+            self._turn = WriterTurn(self._database_file)
         with ExitStack() as turns:
             for lock in (self._database, self._writer, self._turn):
                 if lock is None:

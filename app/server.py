@@ -118,18 +118,22 @@ class LiveProcess:
     never by a pid that may have been given to someone else. It has a process group of
     its own: a Ctrl-C in the terminal stops the master, which stops it in order."""
 
-    def __init__(self, settings: dict[str, Any], door: str) -> None:
+    def __init__(self, settings: dict[str, Any], door: str, command: tuple[str, ...] = ()) -> None:
         self.settings = settings
         self.door = door
+        self.command = command or (sys.executable, "-c", BOOT)
         self.pid: int | None = None
         self._handle: int | None = None  # the pidfd of the process now running
-        self._forgetting = threading.Lock()
+        self._lock = threading.Lock()  # pid and handle change together, under it
         self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="samsyn-live", daemon=True)
 
     def start(self) -> None:
-        threading.Thread(target=self._keep, name="samsyn-live", daemon=True).start()
+        self._thread.start()
 
     def _keep(self) -> None:
+        """Start the process, wait for its end, start it again: this thread alone opens
+        and closes its handle."""
         environment = {
             **os.environ,
             SETTINGS_ENV: json.dumps(self.settings, default=str),
@@ -138,66 +142,56 @@ class LiveProcess:
         }
         while not self._closing.is_set():
             started = time.monotonic()
-            pid = os.posix_spawn(
-                sys.executable, [sys.executable, "-c", BOOT], environment, setpgroup=0
-            )
+            pid = os.posix_spawn(self.command[0], list(self.command), environment, setpgroup=0)
             handle = _pidfd(pid)
-            self.pid, self._handle = pid, handle
-            code = self._wait(pid, handle)
+            with self._lock:
+                self.pid, self._handle = pid, handle
+            if self._closing.is_set():  # closed while it started
+                self.signal(signal.SIGTERM)
+            code = _ended(pid, handle)
+            with self._lock:
+                if handle is not None:
+                    os.close(handle)
+                self.pid = self._handle = None
             if self._closing.is_set():
                 return
-            self._forget(handle)
             log_server.warning("the live process ended (%s); starting it again", code)
             self._closing.wait(max(0.0, 0.5 - (time.monotonic() - started)))
 
-    @staticmethod
-    def _wait(pid: int, handle: int | None, seconds: float | None = None) -> int | str | None:
-        """The process's exit code once it has ended (whoever reaped it); None when it is
-        still running after `seconds`."""
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while deadline is None or time.monotonic() < deadline:
-            ended = False
-            if handle is not None:
-                with suppress(OSError, ValueError):  # closed by `close` meanwhile
-                    ended = bool(select.select([handle], [], [], 0.2)[0])
-            try:
-                done, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                return "reaped by gunicorn"
-            if done:
-                return os.waitstatus_to_exitcode(status)
-            if ended:  # reaped, and its pid already another child's
-                return "reaped by gunicorn"
-            if handle is None:
-                time.sleep(0.05)
-        return None
-
-    def _signal(self, number: signal.Signals) -> None:
-        with suppress(OSError):  # ended already (or closed by the other thread)
+    def signal(self, number: signal.Signals) -> None:
+        """Signal the process now running, through its handle where there is one."""
+        with self._lock, suppress(ProcessLookupError):
             if self._handle is not None:
                 signal.pidfd_send_signal(self._handle, number)
             elif self.pid is not None:
                 os.kill(self.pid, number)
 
-    def _forget(self, handle: int | None) -> None:
-        """Let go of the process that `handle` names, once: the master's thread that
-        restarts it and the one that stops the server may both get here."""
-        with self._forgetting:
-            if handle != self._handle:
-                return
-            if handle is not None:
-                os.close(handle)
-            self.pid = self._handle = None
-
     def close(self) -> None:
+        """Stop it (SIGTERM, SIGKILL after 5 s) and wait until it has ended."""
         self._closing.set()
-        pid, handle = self.pid, self._handle
-        if pid is None:
+        if not self._thread.is_alive():
             return
-        self._signal(signal.SIGTERM)
-        if self._wait(pid, handle, seconds=5) is None:
-            self._signal(signal.SIGKILL)
-        self._forget(handle)
+        self.signal(signal.SIGTERM)
+        self._thread.join(5)
+        if self._thread.is_alive():
+            self.signal(signal.SIGKILL)
+            self._thread.join(5)
+
+
+def _ended(pid: int, handle: int | None) -> int | str:
+    """The process's exit code once it has ended, or a word on who reaped it first."""
+    while True:
+        ended = handle is not None and bool(select.select([handle], [], [], 0.2)[0])
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return "reaped by gunicorn"
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if ended:  # reaped, and its pid already another child's
+            return "reaped by gunicorn"
+        if handle is None:
+            time.sleep(0.2)
 
 
 def _pidfd(pid: int) -> int | None:

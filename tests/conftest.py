@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import socket
@@ -23,7 +24,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.directory import add_org, add_patient, add_unit, add_user
-from app.extensions import Database
+from app.extensions import Database, sqlite_file
 from app.importer import import_paths
 from app.migrate import upgrade
 from app.services import services
@@ -71,7 +72,8 @@ def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
     a copy of one migrated and filled once per test run: migrating costs more than most
     tests."""
     url = database_url or f"sqlite:///{data_dir / 'samsyn.db'}"
-    fresh_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    database_file = sqlite_file(url)
+    fresh_file = Path(database_file) if database_file else None
     if fresh_file is not None and not fresh_file.exists():
         fresh_file.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(seeded_sqlite(), fresh_file)
@@ -90,14 +92,10 @@ def seed(application: Flask) -> None:
         add_user(session, TEST_USER, TEST_ORG, "pathologist", TEST_PASSWORD, "Testpatologi")
 
 
-_SEEDED: list[Path] = []
-
-
+@functools.cache
 def seeded_sqlite() -> Path:
     """The SQLite database every `make_app` starts from: migrated, seeded, and in rollback
     journal mode so the one file is all of it (each copy turns WAL on when it opens)."""
-    if _SEEDED:
-        return _SEEDED[0]
     folder = Path(tempfile.mkdtemp(prefix="samsyn-seeded-"))
     atexit.register(shutil.rmtree, folder, True)
     path = folder / "samsyn.db"
@@ -108,7 +106,6 @@ def seeded_sqlite() -> Path:
     with closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.execute("PRAGMA journal_mode=DELETE")
-    _SEEDED.append(path)
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,16 @@ import pytest
 from app.extensions import WriterTurn, sqlite_file
 from app.server import LiveProcess, _pidfd
 
+SLEEPER = (sys.executable, "-c", "import time; time.sleep(30)")
+
+
+def running(process: LiveProcess) -> int:
+    deadline = time.monotonic() + 10
+    while process.pid is None:
+        assert time.monotonic() < deadline, "the process did not start"
+        time.sleep(0.02)
+    return process.pid
+
 
 def test_a_stopping_master_never_signals_a_pid_given_to_another_process() -> None:
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -23,27 +34,43 @@ def test_a_stopping_master_never_signals_a_pid_given_to_another_process() -> Non
     if handle is None:
         pytest.skip("no pidfd on this system")
     ended.wait()  # reaped, as gunicorn reaps a live process: its pid is free again
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    bystander = subprocess.Popen(list(SLEEPER))
     try:
         process = LiveProcess({}, "/nonexistent")
         process.pid, process._handle = bystander.pid, handle  # the pid now names another
-        process.close()
+        process.signal(signal.SIGTERM)
         time.sleep(0.2)
         assert bystander.poll() is None, "a process that was not the live process was signalled"
     finally:
+        os.close(handle)
         bystander.kill()
         bystander.wait()
 
 
-def test_close_stops_a_running_live_process_through_its_handle() -> None:
-    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    process = LiveProcess({}, "/nonexistent")
-    process.pid, process._handle = running.pid, _pidfd(running.pid)
+def test_close_stops_the_running_process_and_it_is_not_started_again() -> None:
+    process = LiveProcess({}, "/nonexistent", command=SLEEPER)
+    process.start()
+    pid = running(process)
     started = time.monotonic()
-    process.close()  # signals, waits and reaps it, as the master's thread would
-    assert time.monotonic() - started < 5 and process.pid is None
+    process.close()
+    assert time.monotonic() - started < 5
+    assert process.pid is None and process._handle is None
     with pytest.raises(ProcessLookupError):
-        os.kill(running.pid, 0)
+        os.kill(pid, 0)
+
+
+def test_a_process_that_ends_is_started_again() -> None:
+    process = LiveProcess({}, "/nonexistent", command=SLEEPER)
+    process.start()
+    try:
+        first = running(process)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process.pid in (None, first):
+            assert time.monotonic() < deadline, "the process was not started again"
+            time.sleep(0.02)
+    finally:
+        process.close()
 
 
 def _hold(path: str, held: Any, done: Any) -> None:

@@ -339,3 +339,10 @@ def open_series(page: Any) -> Callable[[str], dict[str, Any]]:
         return page.evaluate("samsyn.image")
 
     return open_
+
+
+def name_recipient(form: Any, name: str) -> None:
+    """Type a share's recipient and wait for the directory's suggestions (or its "no
+    match") under the field, as a user sees them before pressing Dela."""
+    form.get_by_test_id("share-name").fill(name)
+    form.get_by_test_id("recipient-options").wait_for()

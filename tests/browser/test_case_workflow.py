@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PEOPLE_PASSWORD, SECOND_ORG, SECOND_UNIT
+from tests.browser.conftest import PEOPLE_PASSWORD, SECOND_ORG, SECOND_UNIT, name_recipient
 from tests.conftest import TEST_CASE, TEST_ORG, TEST_PASSWORD, TEST_PATIENT, TEST_USER
 
 pytestmark = pytest.mark.browser
@@ -192,9 +192,7 @@ def test_sharing_a_protected_identity_asks_for_confirmation(
     form.wait_for(timeout=15_000)
     assert form.get_by_test_id("share-protected").is_visible()
     form.get_by_test_id("share-kind").select_option("org")
-    form.get_by_test_id("share-name").fill(SECOND_ORG)
-    # the directory's suggestions (or its "no match") are shown, as a user sees them
-    form.get_by_test_id("recipient-options").wait_for()
+    name_recipient(form, SECOND_ORG)
     form.get_by_test_id("share-submit").click()
     error = form.get_by_test_id("share-error")
     error.wait_for()

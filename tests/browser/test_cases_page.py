@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     BLOCKED_PATIENT,
     PROTECTED_NAME,
     SECOND_ORG,
+    name_recipient,
     screenshot,
 )
 from tests.conftest import TEST_CASE, TEST_ORG
@@ -112,9 +113,7 @@ def test_sharing_with_another_organisation_and_revoking_it(
     form = page.get_by_test_id("share-form")
     form.wait_for(timeout=15_000)
     form.get_by_test_id("share-kind").select_option("org")
-    form.get_by_test_id("share-name").fill(SECOND_ORG)
-    # the directory's suggestions (or its "no match") are shown, as a user sees them
-    form.get_by_test_id("recipient-options").wait_for()
+    name_recipient(form, SECOND_ORG)
     form.get_by_test_id("share-purpose").select_option("second_opinion")
     form.get_by_test_id("share-submit").click()
     share = page.locator('[data-testid=share-row][data-active="true"]', has_text=SECOND_ORG)
@@ -160,9 +159,7 @@ def test_a_refused_share_shows_the_servers_message(page: Any) -> None:
     form = page.get_by_test_id("share-form")
     form.wait_for(timeout=15_000)
     form.get_by_test_id("share-kind").select_option("org")
-    form.get_by_test_id("share-name").fill("Ingenstans landsting")
-    # the directory's suggestions (or its "no match") are shown, as a user sees them
-    form.get_by_test_id("recipient-options").wait_for()
+    name_recipient(form, "Ingenstans landsting")
     form.get_by_test_id("share-submit").click()
 
     error = page.get_by_test_id("share-error")

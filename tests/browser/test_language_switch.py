@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.api.static import catalogue
-from tests.browser.conftest import PEOPLE_PASSWORD, SECOND_ORG
+from tests.browser.conftest import PEOPLE_PASSWORD, SECOND_ORG, name_recipient
 from tests.browser.conftest import choose_language as choose
 from tests.conftest import TEST_CASE, TEST_ORG, TEST_PATIENT
 
@@ -269,9 +269,7 @@ def test_the_case_page_shares_and_revokes_in_english(
     )
 
     form.get_by_test_id("share-kind").select_option("org")
-    form.get_by_test_id("share-name").fill(SECOND_ORG)
-    # the directory's suggestions (or its "no match") are shown, as a user sees them
-    form.get_by_test_id("recipient-options").wait_for()
+    name_recipient(form, SECOND_ORG)
     form.get_by_test_id("share-submit").click()
     row = tab.locator('[data-testid=share-row][data-active="true"]', has_text=SECOND_ORG)
     row.wait_for(timeout=15_000)
